@@ -1,0 +1,192 @@
+"""Frozen hardware types, in SI units. Built only by `hwspecs.load`, which checks every field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+
+from hwspecs.dtypes import DType
+
+TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "fully_connected")
+
+
+@dataclass(frozen=True)
+class LinkLevel:
+    """One level of the communication hierarchy, seen from one device.
+
+    `bw_bytes_per_s` is per device and per direction (NVLink 4: 450 GB/s, not the 900 GB/s
+    both ways); `group_size` is how many devices share this level (8 in a DGX node).
+    """
+
+    name: str
+    group_size: int
+    bw_bytes_per_s: float
+    latency_s: float
+    topology: str
+    in_network_reduction: bool
+    efficiency: float            # achievable fraction of bw for large collectives
+
+    def __post_init__(self) -> None:
+        assert self.group_size >= 1 and self.bw_bytes_per_s > 0 and self.latency_s >= 0
+        assert 0 < self.efficiency <= 1 and self.topology in TOPOLOGIES
+
+
+@dataclass(frozen=True)
+class EfficiencyDefaults:
+    """Achievable fractions of peak and a per-kernel overhead: defaults until calibrated."""
+
+    kernel_overhead_s: float
+    matrix_fraction: float
+    vector_fraction: float
+    memory_fraction: float
+    scale_up_fraction: float
+    scale_out_fraction: float
+
+    def __post_init__(self) -> None:
+        for name in ("matrix_fraction", "vector_fraction", "memory_fraction",
+                     "scale_up_fraction", "scale_out_fraction"):
+            assert 0 < getattr(self, name) <= 1, name
+        assert self.kernel_overhead_s >= 0
+
+
+@dataclass(frozen=True)
+class ScaleUp:
+    name: str
+    bw_bytes_per_s: float        # per direction, per device
+    latency_s: float
+    domain_size: int
+    topology: str
+    in_network_reduction: bool
+
+
+@dataclass(frozen=True)
+class ScaleOut:
+    fabric: str
+    bw_bytes_per_s: float        # per device, per direction
+    latency_s: float
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """One accelerator. Peaks are dense unless the field name says sparse (2:4)."""
+
+    name: str
+    display_name: str
+    vendor: str
+    form_factor: str
+    matrix_peak_flops_per_s: Mapping[DType, float]
+    matrix_sparse_peak_flops_per_s: Mapping[DType, float]
+    vector_peak_flops_per_s: Mapping[DType, float]
+    mem_capacity_bytes: float
+    mem_bw_bytes_per_s: float
+    l2_bytes: float | None
+    compute_units: int | None            # SMs, CUs, TensorCores: what a GEMM tiles over
+    compute_unit_name: str
+    clock_hz: float | None
+    scale_up: ScaleUp | None
+    scale_out: ScaleOut | None
+    pcie_bw_bytes_per_s: float | None
+    tdp_w: float
+    idle_w: float | None
+    purchase_price_usd: float | None
+    rent_usd_per_s: float | None
+    defaults: EfficiencyDefaults
+    sources: Mapping[str, str] = field(default_factory=dict, repr=False)  # YAML path -> citation
+    not_sourced: Mapping[str, str] = field(default_factory=dict, repr=False)  # left out -> why
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        assert self.mem_capacity_bytes > 0 and self.mem_bw_bytes_per_s > 0 and self.tdp_w > 0
+        assert self.matrix_peak_flops_per_s, "a device needs at least one matrix peak"
+        for dtype, sparse in self.matrix_sparse_peak_flops_per_s.items():
+            dense = self.matrix_peak_flops_per_s.get(dtype)
+            assert dense is None or sparse >= dense, f"sparse {dtype.value} below dense"
+        assert self.idle_w is None or self.idle_w <= self.tdp_w
+
+    @property
+    def rent_usd_per_hour(self) -> float | None:
+        return None if self.rent_usd_per_s is None else self.rent_usd_per_s * 3600.0
+
+    def matrix_peak(self, dtype: DType, sparse: bool = False) -> float:
+        """Matrix-unit peak at a dtype; a clear error where the part has none."""
+        table = self.matrix_sparse_peak_flops_per_s if sparse else self.matrix_peak_flops_per_s
+        if dtype not in table:
+            kind = "2:4-sparse" if sparse else "dense"
+            have = ", ".join(d.value for d in table) or "none"
+            raise ValueError(f"device {self.name!r} has no {kind} {dtype.value} matrix peak "
+                             f"(it has: {have})")
+        return table[dtype]
+
+    def vector_peak(self, dtype: DType) -> float:
+        """Non-matrix peak; falls back to fp32 vector, then to the fp32 matrix peak."""
+        for d in (dtype, DType.FP32):
+            if d in self.vector_peak_flops_per_s:
+                return self.vector_peak_flops_per_s[d]
+        # NB: parts that publish no vector figure (TPUs) use their slowest matrix peak.
+        return min(self.matrix_peak_flops_per_s.values())
+
+    def scaled(self, **factors: float) -> "DeviceSpec":
+        """A what-if copy with rates multiplied: matrix, vector, mem_bw, mem_capacity, link,
+        price, power."""
+        def mul(table: Mapping[DType, float], k: float) -> dict[DType, float]:
+            return {d: v * k for d, v in table.items()}
+
+        f = {k: float(v) for k, v in factors.items()}
+        unknown = set(f) - {"matrix", "vector", "mem_bw", "mem_capacity", "link", "price",
+                            "power"}
+        if unknown:
+            raise ValueError(f"unknown scale factor(s): {', '.join(sorted(unknown))}")
+        up = self.scale_up
+        if up is not None and "link" in f:
+            up = replace(up, bw_bytes_per_s=up.bw_bytes_per_s * f["link"])
+        out = self.scale_out
+        if out is not None and "link" in f:
+            out = replace(out, bw_bytes_per_s=out.bw_bytes_per_s * f["link"])
+        price = f.get("price", 1.0)
+        power = f.get("power", 1.0)
+        return replace(
+            self,
+            matrix_peak_flops_per_s=mul(self.matrix_peak_flops_per_s, f.get("matrix", 1.0)),
+            matrix_sparse_peak_flops_per_s=mul(self.matrix_sparse_peak_flops_per_s,
+                                               f.get("matrix", 1.0)),
+            vector_peak_flops_per_s=mul(self.vector_peak_flops_per_s, f.get("vector", 1.0)),
+            mem_bw_bytes_per_s=self.mem_bw_bytes_per_s * f.get("mem_bw", 1.0),
+            mem_capacity_bytes=self.mem_capacity_bytes * f.get("mem_capacity", 1.0),
+            scale_up=up, scale_out=out,
+            purchase_price_usd=None if self.purchase_price_usd is None
+            else self.purchase_price_usd * price,
+            rent_usd_per_s=None if self.rent_usd_per_s is None else self.rent_usd_per_s * price,
+            tdp_w=self.tdp_w * power,
+            idle_w=None if self.idle_w is None else self.idle_w * power,
+        )
+
+
+@dataclass(frozen=True)
+class System:
+    """Devices, how many, and the link levels between them (innermost first)."""
+
+    name: str
+    display_name: str
+    device: DeviceSpec
+    devices_per_node: int
+    nodes: int
+    levels: tuple[LinkLevel, ...]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    path: str = ""
+
+    def __post_init__(self) -> None:
+        assert self.devices_per_node >= 1 and self.nodes >= 1
+        sizes = [lv.group_size for lv in self.levels]
+        assert sizes == sorted(sizes), "link levels go from the innermost outwards"
+
+    @property
+    def num_devices(self) -> int:
+        return self.devices_per_node * self.nodes
+
+    def level_for(self, group_span: int) -> LinkLevel:
+        """The slowest level a group spanning `group_span` consecutive devices crosses."""
+        for level in self.levels:
+            if group_span <= level.group_size:
+                return level
+        raise ValueError(f"system {self.name!r} has {self.num_devices} devices; "
+                         f"a group of {group_span} does not fit")
