@@ -6,7 +6,8 @@ import enum
 import json
 import math
 import sys
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 
 def _plain(value: Any) -> Any:

@@ -32,7 +32,7 @@ class DType(enum.Enum):
         return self.bits / 8
 
     @classmethod
-    def parse(cls, name: str) -> "DType":
+    def parse(cls, name: str) -> DType:
         try:
             return cls(name.strip().lower())
         except ValueError:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
-from hwspecs.build import device_from_file, make_system, system_from_file
+from hwspecs.build import _scale_out, device_from_file, make_system, system_from_file
+from hwspecs.load import check_system, read_yaml
 from hwspecs.schema import DeviceSpec, ScaleOut, System
 
 ROOT = Path(__file__).resolve().parent
@@ -42,7 +43,7 @@ def load_device(ref: str) -> DeviceSpec:
     return _shipped_device(ref.strip().lower())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped_device(name: str) -> DeviceSpec:
     path = DEVICES_DIR / f"{name}.yaml"
     if not path.exists():
@@ -57,21 +58,24 @@ def load_all_devices() -> list[DeviceSpec]:
 def load_system(ref: str) -> System:
     """A shipped system, a system YAML, or a device, optionally scaled (see module doc)."""
     base, _, opts_text = ref.strip().partition(":")
+    base = base.strip()
     opts = _parse_options(ref, opts_text)
-    if base.endswith((".yaml", ".yml")) or base.lower() in system_names():
-        system = _shipped_system(base.lower()) if base.lower() in system_names() \
-            else system_from_file(base, load_device)
+    is_file = base.endswith((".yaml", ".yml"))
+    # A YAML path is a system file when it names its device; otherwise it is a device file.
+    if base.lower() in system_names() or (is_file and "device" in read_yaml(base)):
+        system = system_from_file(base, load_device) if is_file \
+            else _shipped_system(base.lower())
         bad = set(opts) - {"nodes", "nic_Gbps", "fabric"}
         if bad:
-            raise ValueError(f"system reference {ref!r}: unknown option(s) {', '.join(bad)} "
-                             "(allowed: nodes, nic_Gbps, fabric)")
+            raise ValueError(f"system reference {ref!r}: unknown option(s) "
+                             f"{', '.join(sorted(bad))} (allowed: nodes, nic_Gbps, fabric)")
         return _scaled_out(system, opts, ref) if opts else system
-    if base.lower() in device_names() or base.endswith((".yaml", ".yml")):
+    if base.lower() in device_names() or is_file:
         return _device_system(base, opts, ref)
     raise _unknown("system or device", base, system_names() + device_names())
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped_system(name: str) -> System:
     return system_from_file(SYSTEMS_DIR / f"{name}.yaml", load_device)
 
@@ -99,10 +103,10 @@ def _positive_int(ref: str, key: str, value: str) -> int:
 
 def _scaled_out(system: System, opts: dict[str, str], ref: str) -> System:
     nodes = _positive_int(ref, "nodes", opts.get("nodes", str(system.nodes)))
-    out = _fabric(system.device, opts, ref)
-    if out is None:
-        out = next((ScaleOut(lv.name, lv.bw_bytes_per_s, lv.latency_s) for lv in system.levels
-                    if lv.group_size > system.devices_per_node), None)
+    # A one-node system keeps no level for its NIC, so its fabric comes from its file.
+    own = _scale_out(check_system(system.path)) if system.path else None
+    own = own or system.device.scale_out
+    out = _fabric(own, opts, ref) or own
     if nodes > 1 and out is None:
         raise ValueError(f"system reference {ref!r}: {nodes} nodes need a fabric; give "
                          "nic_Gbps=...")
@@ -116,7 +120,7 @@ def _scaled_out(system: System, opts: dict[str, str], ref: str) -> System:
                        sources=dict(system.sources), path=system.path)
 
 
-def _fabric(device: DeviceSpec, opts: dict[str, str], ref: str) -> ScaleOut | None:
+def _fabric(base: ScaleOut | None, opts: dict[str, str], ref: str) -> ScaleOut | None:
     if "nic_Gbps" not in opts:
         return None
     try:
@@ -126,7 +130,6 @@ def _fabric(device: DeviceSpec, opts: dict[str, str], ref: str) -> ScaleOut | No
     if not 1 <= gbps <= 80_000:
         raise ValueError(f"system reference {ref!r}: nic_Gbps must be between 1 and 80000 "
                          f"Gb/s per device, not {opts['nic_Gbps']!r}")
-    base = device.scale_out
     latency = base.latency_s if base else 0.0
     return ScaleOut(opts.get("fabric", base.fabric if base else "infiniband"),
                     gbps * 1e9 / 8, latency)
@@ -136,8 +139,8 @@ def _device_system(base: str, opts: dict[str, str], ref: str) -> System:
     device = load_device(base)
     bad = set(opts) - {"devices", "nodes", "nic_Gbps", "fabric"}
     if bad:
-        raise ValueError(f"system reference {ref!r}: unknown option(s) {', '.join(bad)} "
-                         "(allowed: devices, nodes, nic_Gbps, fabric)")
+        raise ValueError(f"system reference {ref!r}: unknown option(s) "
+                         f"{', '.join(sorted(bad))} (allowed: devices, nodes, nic_Gbps, fabric)")
     per_node = _positive_int(ref, "devices", opts.get("devices", "1"))
     nodes = _positive_int(ref, "nodes", opts.get("nodes", "1"))
     up = device.scale_up
@@ -145,7 +148,7 @@ def _device_system(base: str, opts: dict[str, str], ref: str) -> System:
         limit = 1 if up is None else up.domain_size
         raise ValueError(f"system reference {ref!r}: {device.name} has a scale-up domain of "
                          f"{limit} device(s), not {per_node}")
-    out = _fabric(device, opts, ref) or device.scale_out
+    out = _fabric(device.scale_out, opts, ref) or device.scale_out
     if nodes > 1 and out is None:
         raise ValueError(f"system reference {ref!r}: {device.name} has no scale-out NIC in its "
                          "spec; give nic_Gbps=...")

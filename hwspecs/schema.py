@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 
 from hwspecs.dtypes import DType
 
@@ -125,7 +125,7 @@ class DeviceSpec:
         # NB: parts that publish no vector figure (TPUs) use their slowest matrix peak.
         return min(self.matrix_peak_flops_per_s.values())
 
-    def scaled(self, **factors: float) -> "DeviceSpec":
+    def scaled(self, **factors: float) -> DeviceSpec:
         """A what-if copy with rates multiplied: matrix, vector, mem_bw, mem_capacity, link,
         price, power."""
         def mul(table: Mapping[DType, float], k: float) -> dict[DType, float]:

@@ -7,8 +7,9 @@ between the tracer (which fills them) and the simulator (which prices them).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import networkx as nx
 

@@ -1,0 +1,109 @@
+"""A workload as a structure of numpy arrays, one row per op, built once and reused.
+
+Every evaluation (devices, what-ifs, sweeps) broadcasts over these arrays instead of looping
+over `Op` objects in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwspecs.dtypes import DType
+from workloads.op import OpKind, Pass, TensorRole, Workload
+
+KINDS = tuple(OpKind)
+KIND_CODE = {k: i for i, k in enumerate(KINDS)}
+DTYPES = tuple(DType)
+DTYPE_CODE = {d: i for i, d in enumerate(DTYPES)}
+PASSES = tuple(Pass)
+_MATRIX_CODES = np.array([KIND_CODE[k] for k in KINDS if k.on_matrix_unit])
+_OTHER_ROLES = (TensorRole.GRADIENT, TensorRole.OPTIMIZER_STATE, TensorRole.INDEX)
+
+
+@dataclass(frozen=True)
+class OpArrays:
+    """Per-op columns. Bytes are split by role so precision what-ifs can rescale them."""
+
+    kind: np.ndarray            # int, index into KINDS
+    flops: np.ndarray
+    weight_read_bytes: np.ndarray
+    act_read_bytes: np.ndarray
+    act_write_bytes: np.ndarray
+    kv_read_bytes: np.ndarray
+    kv_write_bytes: np.ndarray
+    other_bytes: np.ndarray     # gradients, optimizer states, indices: read + write
+    compute_dtype: np.ndarray   # int, index into DTYPES
+    m: np.ndarray               # GEMM rows (attention: q_len); 0 where it does not apply
+    n: np.ndarray               # GEMM columns (attention: kv_len)
+    k: np.ndarray               # GEMM reduction (attention: head_dim)
+    batch: np.ndarray           # GEMM batch or groups (attention: batch x heads)
+    weight_elements: np.ndarray  # weight elements a matrix op reads (for dequantization)
+    layer: np.ndarray
+    pass_: np.ndarray           # int, index into PASSES
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def on_matrix(self) -> np.ndarray:
+        return np.isin(self.kind, _MATRIX_CODES)
+
+    @property
+    def total_bytes(self) -> np.ndarray:
+        return (self.weight_read_bytes + self.act_read_bytes + self.act_write_bytes
+                + self.kv_read_bytes + self.kv_write_bytes + self.other_bytes)
+
+
+def _shape_attrs(op) -> tuple[int, int, int, int]:
+    a = op.attrs
+    if op.kind is OpKind.ATTENTION:
+        return (int(a.get("q_len", 0)), int(a.get("kv_len", 0)), int(a.get("head_dim", 0)),
+                int(a.get("batch", 1)) * int(a.get("heads", 1)))
+    if op.kind is OpKind.GROUPED_GEMM:
+        groups = int(a.get("active_groups", a.get("groups", 1))) or 1
+        # NB: rows are spread evenly over the active groups for tile/wave quantization.
+        return (max(1, int(a.get("m", 0)) // groups), int(a.get("n", 0)), int(a.get("k", 0)),
+                groups)
+    return int(a.get("m", 0)), int(a.get("n", 0)), int(a.get("k", 0)), int(a.get("batch", 1))
+
+
+def to_arrays(workload: Workload) -> OpArrays:
+    """Build (once) and cache the arrays on the workload object."""
+    cached = getattr(workload, "_archsim_arrays", None)
+    if cached is not None:
+        return cached
+    ops = workload.ops
+    n = len(ops)
+    cols = {name: np.zeros(n) for name in (
+        "flops", "weight_read_bytes", "act_read_bytes", "act_write_bytes", "kv_read_bytes",
+        "kv_write_bytes", "other_bytes", "m", "n", "k", "batch", "weight_elements")}
+    kind = np.zeros(n, dtype=np.int64)
+    dtype = np.zeros(n, dtype=np.int64)
+    layer = np.zeros(n, dtype=np.int64)
+    pass_ = np.zeros(n, dtype=np.int64)
+    for i, op in enumerate(ops):
+        r, w = op.read_bytes, op.write_bytes
+        kind[i] = KIND_CODE[op.kind]
+        dtype[i] = DTYPE_CODE[op.compute_dtype]
+        layer[i] = op.layer
+        pass_[i] = PASSES.index(op.pass_)
+        cols["flops"][i] = op.flops
+        cols["weight_read_bytes"][i] = r.get(TensorRole.WEIGHT, 0.0)
+        cols["act_read_bytes"][i] = r.get(TensorRole.ACTIVATION, 0.0)
+        # NB: weights written by the optimizer step count as activation writes.
+        cols["act_write_bytes"][i] = w.get(TensorRole.ACTIVATION, 0.0) + w.get(
+            TensorRole.WEIGHT, 0.0)
+        cols["kv_read_bytes"][i] = r.get(TensorRole.KV_CACHE, 0.0)
+        cols["kv_write_bytes"][i] = w.get(TensorRole.KV_CACHE, 0.0)
+        cols["other_bytes"][i] = sum(r.get(x, 0.0) + w.get(x, 0.0) for x in _OTHER_ROLES)
+        cols["m"][i], cols["n"][i], cols["k"][i], cols["batch"][i] = _shape_attrs(op)
+        if op.kind.on_matrix_unit:
+            cols["weight_elements"][i] = sum(t.numel for t in op.inputs
+                                             if t.role is TensorRole.WEIGHT)
+    arrays = OpArrays(kind=kind, compute_dtype=dtype, layer=layer, pass_=pass_,
+                      names=tuple(op.name for op in ops), **cols)
+    workload._archsim_arrays = arrays  # type: ignore[attr-defined]
+    return arrays
