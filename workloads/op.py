@@ -9,11 +9,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from hwspecs.dtypes import DType
+
+# networkx loads slowly: only whoever builds the graph imports it.
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class OpKind(enum.Enum):
