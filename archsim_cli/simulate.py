@@ -167,5 +167,6 @@ def _print_summary(reports) -> None:
         rows.append((r.device, _fmt_s(r.time_s), r.bound, f"{r.tokens_per_s:,.1f}",
                      f"{r.footprint.total_bytes / 1e9:,.1f}",
                      "yes" if r.footprint.feasible else "NO (out of memory)", extra,
-                     _money(r.cost.usd_per_1m_tokens), f"{r.cost.j_per_token:,.3f}"))
+                     _money(r.cost.usd_per_1m_tokens),
+                     "-" if r.cost.j_per_token is None else f"{r.cost.j_per_token:,.3f}"))
     print_table(title, cols, rows)

@@ -47,7 +47,7 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     rows = [(d.name, d.display_name, _tflops(d, DType.BF16), _tflops(d, DType.FP8),
              _tflops(d, DType.FP4), f"{d.mem_capacity_bytes / 1e9:,.0f}",
-             f"{d.mem_bw_bytes_per_s / 1e12:,.2f}", f"{d.tdp_w:,.0f}") for d in devices]
+             f"{d.mem_bw_bytes_per_s / 1e12:,.2f}", "-" if d.tdp_w is None else f"{d.tdp_w:,.0f}") for d in devices]
     print_table("Devices (dense peaks)", ["name", "device", "bf16 TFLOP/s", "fp8 TFLOP/s",
                                           "fp4 TFLOP/s", "memory GB", "TB/s", "TDP W"], rows,
                 right_align_from=2)
@@ -65,7 +65,7 @@ def _show(args: argparse.Namespace) -> int:
 
     name = args.name
     is_device = name.lower() in device_names() or (
-        name.endswith((".yaml", ".yml")) and "/systems/" not in name and _is_device_file(name))
+        name.endswith((".yaml", ".yml")) and _kind_of(name) == "device")
     if is_device:
         d = load_device(name)
         if args.json:
@@ -85,12 +85,6 @@ def _show(args: argparse.Namespace) -> int:
                 ["level", "group size", "GB/s per direction", "latency us", "topology",
                  "in-network reduction", "default efficiency"], rows)
     return 0
-
-
-def _is_device_file(path: str) -> bool:
-    from hwspecs.load import read_yaml
-
-    return "device" not in read_yaml(path)
 
 
 def _print_device(d) -> None:
@@ -118,10 +112,37 @@ def _print_device(d) -> None:
     print_table("Sources", ["id", "citation"], raw["sources"].items(), right_align_from=9)
 
 
-def _validate(args: argparse.Namespace) -> int:
+def _kind_of(path: str) -> str:
+    """device, system or profile, from what the file holds (a device when unreadable, so the
+    loader reports the problem)."""
     from hwspecs.errors import SpecError
-    from hwspecs.registry import load_device, load_system
+    from hwspecs.load import read_yaml
 
+    try:
+        raw = read_yaml(path)
+    except SpecError:
+        return "device"
+    if "device" in raw:
+        return "system"
+    if "gemm_tile_m" in raw or "matrix_fraction" in raw:
+        return "profile"
+    return "device"
+
+
+def _validate_one(path: str) -> None:
+    from hwspecs.registry import load_device, load_system
+    from simulator.efficiency import check_profile_file
+
+    kind = _kind_of(path) if Path(path).exists() else "device"
+    if kind == "system":
+        load_system(path)
+    elif kind == "profile":
+        check_profile_file(path)
+    else:
+        load_device(path if path.endswith((".yaml", ".yml")) else path + ".yaml")
+
+
+def _validate(args: argparse.Namespace) -> int:
     paths: list[str] = []
     for pattern in args.paths:
         found = sorted(glob.glob(pattern, recursive=True))
@@ -129,12 +150,9 @@ def _validate(args: argparse.Namespace) -> int:
     results = []
     for path in paths:
         try:
-            if _is_device_file(path) if Path(path).exists() else True:
-                load_device(path if path.endswith((".yaml", ".yml")) else path + ".yaml")
-            else:
-                load_system(path)
+            _validate_one(path)
             results.append({"path": path, "ok": True, "error": None})
-        except (SpecError, ValueError, LookupError) as exc:
+        except (ValueError, LookupError, OSError) as exc:
             results.append({"path": path, "ok": False, "error": str(exc)})
     bad = [r for r in results if not r["ok"]]
     if args.json:

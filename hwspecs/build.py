@@ -30,7 +30,7 @@ def device_from_checked(c: Checked) -> DeviceSpec:
             raise SpecError(c.path, f"matrix_sparse_TFLOPS.{dtype.value}",
                             "is below the dense peak; is a sparse figure filed as dense?")
     tdp, idle = c.get("power.tdp_W"), c.get("power.idle_W")
-    if idle is not None and idle > tdp:
+    if idle is not None and tdp is not None and idle > tdp:
         raise SpecError(c.path, "power.idle_W", f"{idle:g} W is above the TDP {tdp:g} W")
     stem = Path(c.path).stem
     if stem != c.get("name"):

@@ -169,13 +169,12 @@ def _check_sourced(out: Checked, field: str, rule: Rule, value: Any,
         raise SpecError(path, field, f"unknown key(s) {', '.join(sorted(map(str, extra)))} "
                         f"(allowed: {', '.join(sorted(allowed))})")
     number = value.get("value")
-    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(
-            number):
-        raise SpecError(path, field, f"value must be a finite number, not {number!r}")
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not _finite(number):
+        raise SpecError(path, field, f"value must be a finite number, not {_short(number)}")
     if rule.integer and number != int(number):
         raise SpecError(path, field, f"value must be a whole number, not {number!r}")
     source = value.get("source")
-    if source not in sources:
+    if not isinstance(source, str) or source not in sources:
         raise SpecError(path, field, f"source {source!r} is not one of the file's sources "
                         f"({', '.join(sources)})")
     if rule.dated:
@@ -197,6 +196,18 @@ def _check_sourced(out: Checked, field: str, rule: Rule, value: Any,
         citation = f"{citation} (seen {value['date']})"
     out.sources[field] = citation
     return int(si) if rule.integer else si
+
+
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:                 # an int beyond any float
+        return False
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _unit_key(field: str) -> str:

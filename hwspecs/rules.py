@@ -74,7 +74,7 @@ DEVICE_RULES: dict[str, object] = {
         "bw_per_direction_GBps": _num(1e8, 1e12, required=True),
     },
     "power": {
-        "tdp_W": _num(1, 1e5, required=True),
+        "tdp_W": _num(1, 1e5),
         "idle_W": _num(0, 1e5),
     },
     "price": {
@@ -90,7 +90,7 @@ DEVICE_RULES: dict[str, object] = {
         "scale_out_fraction": _num(**_FRACTION, required=True),
     },
 }
-REQUIRED_DEVICE_SECTIONS = ("matrix_dense_TFLOPS", "memory", "power", "defaults_until_calibrated")
+REQUIRED_DEVICE_SECTIONS = ("matrix_dense_TFLOPS", "memory", "defaults_until_calibrated")
 
 SYSTEM_RULES: dict[str, object] = {
     "name": REQUIRED_STR,

@@ -86,7 +86,7 @@ class DeviceSpec:
     scale_up: ScaleUp | None
     scale_out: ScaleOut | None
     pcie_bw_bytes_per_s: float | None
-    tdp_w: float
+    tdp_w: float | None                  # None where the vendor publishes none
     idle_w: float | None
     purchase_price_usd: float | None
     rent_usd_per_s: float | None
@@ -96,12 +96,13 @@ class DeviceSpec:
     path: str = ""
 
     def __post_init__(self) -> None:
-        assert self.mem_capacity_bytes > 0 and self.mem_bw_bytes_per_s > 0 and self.tdp_w > 0
+        assert self.mem_capacity_bytes > 0 and self.mem_bw_bytes_per_s > 0
+        assert self.tdp_w is None or self.tdp_w > 0
         assert self.matrix_peak_flops_per_s, "a device needs at least one matrix peak"
         for dtype, sparse in self.matrix_sparse_peak_flops_per_s.items():
             dense = self.matrix_peak_flops_per_s.get(dtype)
             assert dense is None or sparse >= dense, f"sparse {dtype.value} below dense"
-        assert self.idle_w is None or self.idle_w <= self.tdp_w
+        assert self.idle_w is None or self.tdp_w is None or self.idle_w <= self.tdp_w
 
     @property
     def rent_usd_per_hour(self) -> float | None:
@@ -118,10 +119,14 @@ class DeviceSpec:
         return table[dtype]
 
     def vector_peak(self, dtype: DType) -> float:
-        """Non-matrix peak; falls back to fp32 vector, then to the fp32 matrix peak."""
+        """Non-matrix peak: the dtype's vector figure, else fp32's, else the slowest vector
+        figure the part publishes, else its slowest matrix peak."""
+        table = self.vector_peak_flops_per_s
         for d in (dtype, DType.FP32):
-            if d in self.vector_peak_flops_per_s:
-                return self.vector_peak_flops_per_s[d]
+            if d in table:
+                return table[d]
+        if table:
+            return min(table.values())
         # NB: parts that publish no vector figure (TPUs) use their slowest matrix peak.
         return min(self.matrix_peak_flops_per_s.values())
 
@@ -136,6 +141,9 @@ class DeviceSpec:
                             "power"}
         if unknown:
             raise ValueError(f"unknown scale factor(s): {', '.join(sorted(unknown))}")
+        bad = sorted(k for k, v in f.items() if not 0 < v < float("inf"))
+        if bad:
+            raise ValueError(f"scale factor(s) {', '.join(bad)} must be positive and finite")
         up = self.scale_up
         if up is not None and "link" in f:
             up = replace(up, bw_bytes_per_s=up.bw_bytes_per_s * f["link"])
@@ -156,7 +164,7 @@ class DeviceSpec:
             purchase_price_usd=None if self.purchase_price_usd is None
             else self.purchase_price_usd * price,
             rent_usd_per_s=None if self.rent_usd_per_s is None else self.rent_usd_per_s * price,
-            tdp_w=self.tdp_w * power,
+            tdp_w=None if self.tdp_w is None else self.tdp_w * power,
             idle_w=None if self.idle_w is None else self.idle_w * power,
         )
 

@@ -34,19 +34,24 @@ class CostOptions:
                              "pue >= 1, usd_per_kwh >= 0, 0 <= idle_fraction_of_tdp <= 1")
 
 
-def power_w(device: DeviceSpec, busy_fraction: float, options: CostOptions) -> float:
-    """Average board power: idle plus the busy share of the span up to TDP."""
+def power_w(device: DeviceSpec, busy_fraction: float, options: CostOptions) -> float | None:
+    """Average board power: idle plus the busy share of the span up to TDP; None where the
+    spec publishes no TDP."""
+    if device.tdp_w is None:
+        return None
     idle = device.idle_w if device.idle_w is not None \
         else device.tdp_w * options.idle_fraction_of_tdp
     busy = min(max(busy_fraction, 0.0), 1.0)
     return idle + (device.tdp_w - idle) * busy
 
 
-def usd_per_hour(device: DeviceSpec, avg_power_w: float, options: CostOptions) -> float | None:
-    """Cost of one device-hour; None where the spec has no price to base it on."""
+def usd_per_hour(device: DeviceSpec, avg_power_w: float | None,
+                 options: CostOptions) -> float | None:
+    """Cost of one device-hour; None where the spec lacks what it is based on (a rent, or a
+    price and a TDP for TCO)."""
     if options.pricing == "rent":
         return device.rent_usd_per_hour
-    if device.purchase_price_usd is None:
+    if device.purchase_price_usd is None or avg_power_w is None:
         return None
     capital = device.purchase_price_usd / (options.years * _HOURS_PER_YEAR * options.utilization)
     energy = avg_power_w * options.pue * _SECONDS_PER_HOUR / _J_PER_KWH * options.usd_per_kwh
@@ -55,25 +60,26 @@ def usd_per_hour(device: DeviceSpec, avg_power_w: float, options: CostOptions) -
 
 @dataclass(frozen=True)
 class CostSummary:
-    power_w: float
-    energy_j: float
-    j_per_token: float
-    usd_per_hour: float | None
+    power_w: float | None        # all devices together; None without a TDP
+    energy_j: float | None
+    j_per_token: float | None
+    usd_per_hour: float | None   # all devices together
     usd_per_1m_tokens: float | None
 
 
 def summarize(device: DeviceSpec, time_s: float, busy_s: float, tokens: float,
               options: CostOptions, devices: int = 1) -> CostSummary:
     """Energy and cost of one step of `time_s` that produced `tokens` on `devices` devices."""
-    watts = power_w(device, busy_s / time_s if time_s > 0 else 0.0, options) * devices
-    energy = watts * time_s
-    hourly = usd_per_hour(device, watts / devices, options)
+    one = power_w(device, busy_s / time_s if time_s > 0 else 0.0, options)
+    watts = None if one is None else one * devices
+    energy = None if watts is None else watts * time_s
+    hourly = usd_per_hour(device, one, options)
     hourly_all = None if hourly is None else hourly * devices
-    per_token_s = time_s / tokens if tokens > 0 else float("inf")
-    usd_1m = None if hourly_all is None or tokens <= 0 else \
-        hourly_all / _SECONDS_PER_HOUR * per_token_s * 1e6
-    return CostSummary(power_w=watts, energy_j=energy,
-                       j_per_token=energy / tokens if tokens > 0 else float("inf"),
+    usd_1m = None
+    if hourly_all is not None and tokens > 0:
+        usd_1m = hourly_all / _SECONDS_PER_HOUR * time_s / tokens * 1e6
+    j_per_token = None if energy is None or tokens <= 0 else energy / tokens
+    return CostSummary(power_w=watts, energy_j=energy, j_per_token=j_per_token,
                        usd_per_hour=hourly_all, usd_per_1m_tokens=usd_1m)
 
 

@@ -106,6 +106,19 @@ def load_profile(path: str | Path) -> EfficiencyProfile:
     return EfficiencyProfile(**merged)
 
 
+def check_profile_file(path: str | Path) -> None:
+    """Validate a calibration YAML: the shared shape defaults or a fitted profile."""
+    if Path(path).name == "default.yaml":
+        raw = yaml.safe_load(Path(path).read_text())
+        if not isinstance(raw, dict) or not str(raw.get("source", "")).strip():
+            raise ValueError(f"{path}: the shape defaults need a mapping with a 'source'")
+        unknown = set(raw) - _PROFILE_KEYS
+        if unknown:
+            raise ValueError(f"{path}: unknown profile field(s) {', '.join(sorted(unknown))}")
+        return
+    load_profile(path)
+
+
 def profile_for(device: DeviceSpec) -> EfficiencyProfile:
     """The fitted profile for this device when one is shipped, else its spec defaults."""
     fitted = CALIBRATION_DIR / f"{device.name}.yaml"
