@@ -1,0 +1,145 @@
+"""Cached API calls and what a session keeps: traced workloads, devices, uploads.
+
+Tracing a model is the slow step, so workloads are cached per process (`st.cache_resource`:
+shared, never copied, never mutated by the pages). Pricing is fast (milliseconds) and is not
+cached. Uploaded device specs live in the session only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import streamlit as st
+
+from hwspecs import DeviceSpec, device_names, load_device
+from hwspecs.dtypes import DType
+from hwspecs.errors import SpecError
+
+USER_ERRORS = (ValueError, LookupError, OSError)
+INPUT_PREFIX = "in_"           # widget keys kept when the user switches pages
+_CUSTOM_DEVICES = "custom_devices"
+_UPLOAD_DIR = Path(tempfile.gettempdir()) / "archsim-app-uploads"
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def keep_inputs() -> None:
+    """Keep the values of input widgets across pages.
+
+    Streamlit drops a widget's value when a run does not draw it (another page); writing the
+    value back under its key before any widget is drawn keeps it."""
+    for key in [k for k in st.session_state if str(k).startswith(INPUT_PREFIX)]:
+        st.session_state[key] = st.session_state[key]
+
+
+def default(key: str, value) -> None:
+    """Give an input widget its first value through the session, never through the widget."""
+    if key not in st.session_state:
+        st.session_state[key] = value
+
+
+def message_of(exc: BaseException) -> str:
+    """The one sentence a user error carries (a LookupError's str() adds quotes)."""
+    if isinstance(exc, LookupError) and exc.args:
+        return str(exc.args[0])
+    return str(exc)
+
+
+@contextlib.contextmanager
+def user_errors(stop: bool = True) -> Iterator[None]:
+    """Show a user error as one line in the page instead of a traceback."""
+    try:
+        yield
+    except USER_ERRORS as exc:
+        st.error(message_of(exc))
+        if stop:
+            st.stop()
+
+
+@st.cache_data(show_spinner=False)
+def catalog() -> list[str]:
+    from workloads import catalog_names
+
+    return catalog_names()
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def workload(model_ref: str, phase: str, batch: int, seq: int, context: int,
+             disabled_passes: tuple[str, ...] = ()):
+    """The lowered workload, traced at bf16 as the CLI does; precision is a pricing option."""
+    from workloads import get_workload
+
+    return get_workload(model_ref, phase, batch=batch, seq=seq, context=context,
+                        dtype=DType.BF16, disabled_passes=disabled_passes)
+
+
+def save_uploaded_config(filename: str, data: bytes) -> str:
+    """Write an uploaded config.json where `get_workload` can read it; returns its path.
+
+    The folder is named after the model so reports carry a readable name, and after the
+    content hash so two different uploads never share a cached trace."""
+    try:
+        parsed = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{filename} is not valid JSON ({exc})") from None
+    named = parsed.get("_name_or_path") if isinstance(parsed, dict) else None
+    label = str(named).rstrip("/").rsplit("/", 1)[-1] if named else Path(filename).stem
+    if label == "config":
+        label = "uploaded-model"
+    label = _SAFE.sub("-", label).strip("-.") or "uploaded-model"
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    folder = _UPLOAD_DIR / digest / label
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.json"
+    path.write_bytes(data)
+    return str(path)
+
+
+def custom_devices() -> dict[str, tuple[DeviceSpec, dict]]:
+    """Devices uploaded in this session: name -> (spec, its YAML as read)."""
+    return st.session_state.setdefault(_CUSTOM_DEVICES, {})
+
+
+def device_choices() -> list[str]:
+    return device_names() + sorted(custom_devices())
+
+
+def get_device(name: str) -> DeviceSpec:
+    custom = custom_devices().get(name)
+    return custom[0] if custom else load_device(name)
+
+
+def parse_device_upload(filename: str, data: bytes) -> tuple[DeviceSpec, dict]:
+    """Validate an uploaded device YAML with the same loader as shipped specs.
+
+    Raises the loader's `SpecError` naming the uploaded file (not the temporary copy)."""
+    name = Path(filename).name
+    if not name.endswith((".yaml", ".yml")):
+        raise ValueError(f"{name}: a device spec must be a .yaml or .yml file")
+    from hwspecs.build import device_from_checked
+    from hwspecs.load import check_device
+
+    with tempfile.TemporaryDirectory(prefix="archsim-spec-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            checked = check_device(path)
+            device = device_from_checked(checked)
+        except SpecError as exc:
+            raise SpecError(name, exc.field, exc.problem) from None
+    if device.name in device_names():
+        raise ValueError(f"{name}: a shipped device is already named {device.name!r}; give "
+                         "the uploaded one another name")
+    return replace(device, path=""), checked.raw
+
+
+def add_custom_device(filename: str, data: bytes) -> DeviceSpec:
+    device, raw = parse_device_upload(filename, data)
+    custom_devices()[device.name] = (device, raw)
+    return device
