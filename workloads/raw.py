@@ -6,8 +6,9 @@ This is the contract between `workloads/trace.py` (which records it) and `worklo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from workloads.op import Pass, Tensor
 

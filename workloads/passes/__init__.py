@@ -1,0 +1,1 @@
+"""Lowering passes, used by `workloads.fuse`: per-op rewrites and kernel grouping."""
