@@ -1,0 +1,60 @@
+"""`archsim sweep`: a design-space grid, priced locally or on Dask, streamed to Parquet."""
+
+from __future__ import annotations
+
+import argparse
+
+from archsim_cli.output import add_json_flag, print_json, print_table
+
+_FRONT_ROWS = 12
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sweep", help="sweep a grid of models, shapes, devices, variants and "
+                                     "precisions into a Parquet results folder")
+    p.add_argument("--grid", required=True, metavar="GRID.yaml",
+                   help="the axes (see examples/grid.yaml)")
+    p.add_argument("--out", required=True, metavar="RESULTS.parquet",
+                   help="results folder (a Parquet dataset, one file per chunk); run again "
+                        "to resume an interrupted sweep")
+    p.add_argument("--dask", default=None, metavar="local|tcp://HOST:PORT",
+                   help="run the chunks on a Dask LocalCluster or an existing scheduler")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes (or LocalCluster workers); default: the CPU count")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_json_flag(p)
+    p.set_defaults(run=_sweep)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from simulator.sweep import best_points, load_grid, pareto_front, run_sweep
+
+    grid = load_grid(args.grid)
+    run = run_sweep(grid, args.out, workers=args.workers, dask=args.dask,
+                    progress=not args.no_progress)
+    best, front = best_points(run.frame), pareto_front(run.frame)
+    if args.json:
+        print_json({"out": args.out, "points": len(run.frame), "chunks": run.chunks,
+                    "computed_chunks": run.computed, "elapsed_s": run.elapsed_s,
+                    "points_per_s": run.points_per_s,
+                    "best": best.to_dict(orient="records"),
+                    "pareto": front.to_dict(orient="records")})
+        return 0
+    print(f"{len(run.frame):,} points in {args.out} ({run.computed} of {run.chunks} chunks "
+          f"computed now, {run.elapsed_s:.1f} s)")
+    print_table("Best point per model and metric",
+                ["model", "metric", "value", "phase", "batch", "seq/ctx", "device",
+                 "precision", "variant"],
+                [(r.model, r.metric, f"{r.value:.4g}", r.phase, r.batch,
+                  r.context or r.seq, r.device, r.precision, r.variant)
+                 for r in best.itertuples()], right_align_from=2)
+    for (model, phase), group in front.groupby(["model", "phase"], sort=False):
+        shown = group.head(_FRONT_ROWS)
+        more = f" (first {_FRONT_ROWS} of {len(group)})" if len(group) > _FRONT_ROWS else ""
+        print_table(f"Pareto front, {model} {phase}: $/1M tokens against latency{more}",
+                    ["latency ms", "$/1M tok", "batch", "seq/ctx", "device", "precision",
+                     "variant"],
+                    [(f"{r.time_s * 1e3:.3f}", f"{r.usd_per_1m_tokens:.4f}", r.batch,
+                      r.context or r.seq, r.device, r.precision, r.variant)
+                     for r in shown.itertuples()], right_align_from=0)
+    return 0
