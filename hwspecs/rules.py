@@ -48,7 +48,7 @@ DEVICE_RULES: dict[str, object] = {
     "vector_TFLOPS": {d.value: _num(**_FLOPS) for d in VECTOR_DTYPES},
     "memory": {
         "capacity_GB": _num(1e8, 1e13, required=True),
-        "bw_TBps": _num(1e10, 1e14, required=True),
+        "bw_TBps": _num(1e9, 1e14, required=True),
         "l2_MB": _num(1e5, 1e10),
     },
     "compute": {

@@ -1,0 +1,47 @@
+"""`archsim calibrate`: fit the efficiency profile to measured kernels and save it."""
+
+from __future__ import annotations
+
+import argparse
+
+from archsim_cli.output import add_json_flag, print_json, print_table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calibrate", help="fit the efficiency model to `archsim bench` "
+                       "measurements; save hwspecs/calibration/<device>.yaml")
+    p.add_argument("measured", help="measurement folder or file (validation/data/<device>)")
+    p.add_argument("--spec", default=None,
+                   help="device name or YAML (default: the spec beside the measurements)")
+    p.add_argument("--out", default=None,
+                   help="profile path (default hwspecs/calibration/<device>.yaml)")
+    add_json_flag(p)
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from simulator.efficiency import CALIBRATION_DIR, default_profile
+    from validation.calibrate import error_table, fit_profile, save_profile
+    from validation.measured_sets import load_set
+
+    s = load_set(args.measured, args.spec)
+    frame, meta = s.measurements.frame, s.measurements.meta
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    fit = fit_profile(frame, s.device, default_profile(s.device),
+                      name=f"{s.device.name} fitted {date}",
+                      source=f"archsim calibrate on {s.measurements.csv_path.name} "
+                             f"(measured {meta.get('date', '?')})")
+    path = save_profile(fit.profile, args.out or CALIBRATION_DIR / f"{s.device.name}.yaml")
+    table = error_table(frame, fit.predicted_s, fit.holdout)
+    if args.json:
+        print_json({"profile_path": str(path), "device": s.device.name,
+                    "held_out_errors": table.to_dict(orient="records")})
+        return 0
+    print_table(f"Held-out error on {s.device.name} ({int(fit.holdout.sum())} kernels not used "
+                "in the fit)", ["kernel", "cases", "median |err| %", "p90 |err| %", "noise %"],
+                [(r.kernel, r.cases, f"{r.median_ape_pct:.1f}", f"{r.p90_ape_pct:.1f}",
+                  f"{r.median_noise_pct:.1f}") for r in table.itertuples()])
+    print(f"profile written: {path}")
+    return 0

@@ -1,0 +1,88 @@
+"""`archsim validate`: predictions vs measured kernels and vs published results."""
+
+from __future__ import annotations
+
+import argparse
+
+from archsim_cli.output import add_json_flag, print_json, print_table
+
+
+def register(sub) -> None:
+    p = sub.add_parser("validate", help="report prediction error against measurements and "
+                       "published results")
+    p.add_argument("--measured", nargs="*", default=None, metavar="DIR",
+                   help="measurement folders (default: every set under validation/data)")
+    p.add_argument("--published", action="store_true",
+                   help="compare against the published results in validation/published")
+    p.add_argument("--report", default=None, metavar="DIR",
+                   help="write a Markdown report with plots per measured device here")
+    add_json_flag(p)
+    p.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    out: dict = {}
+    if args.measured is not None or not args.published:
+        out["measured"] = _measured(args)
+    if args.published:
+        out["published"] = _published(args)
+    if args.json:
+        print_json(out)
+    return 0
+
+
+def _measured(args) -> list[dict]:
+    from pathlib import Path
+
+    from simulator.efficiency import profile_for
+    from validation.compare import held_out_errors, kernel_comparison, write_report
+    from validation.measured_sets import load_set, shipped_sets
+
+    folders = args.measured or shipped_sets()
+    if not folders:
+        raise ValueError("no measurements found; run `archsim bench` first or name a folder "
+                         "with --measured")
+    results = []
+    for folder in folders:
+        s = load_set(folder)
+        profile = profile_for(s.device)
+        comparison = kernel_comparison(s.measurements.frame, s.device, profile)
+        table = held_out_errors(comparison)
+        report = None
+        if args.report:
+            report = str(write_report(comparison, s.device, profile,
+                                      Path(args.report) / s.device.name))
+        results.append({"device": s.device.name, "profile": profile.name,
+                        "held_out_errors": table.to_dict(orient="records"), "report": report})
+        if not args.json:
+            print_table(f"{s.device.name}: held-out kernels, profile {profile.name}",
+                        ["kernel", "cases", "median |err| %", "p90 |err| %", "noise %"],
+                        [(r.kernel, r.cases, f"{r.median_ape_pct:.1f}",
+                          f"{r.p90_ape_pct:.1f}", f"{r.median_noise_pct:.1f}")
+                         for r in table.itertuples()])
+            if report:
+                print(f"report: {report}")
+    return results
+
+
+def _published(args) -> dict:
+    from validation.published_compare import compare_published
+
+    result = compare_published()
+    if not args.json:
+        frame = result.to_frame()
+        print_table("Published cases: predicted vs published", list(frame.columns),
+                    [tuple(_fmt(v) for v in row) for row in frame.itertuples(index=False)])
+        print_table("Per source", ["source", "cases", "median |err| %", "worst err %",
+                                   "worst case"],
+                    [(s.source, s.cases, _pct(s.median_abs_error), _pct(s.worst_error),
+                      s.worst_case) for s in result.summary()])
+    return result.as_dict()
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v * 100:.1f}"
