@@ -35,7 +35,12 @@ def _measured(args) -> list[dict]:
     from pathlib import Path
 
     from simulator.efficiency import profile_for
-    from validation.compare import held_out_errors, kernel_comparison, write_report
+    from validation.compare import (
+        held_out_errors,
+        kernel_comparison,
+        model_comparison,
+        write_report,
+    )
     from validation.measured_sets import load_set, shipped_sets
 
     folders = args.measured or shipped_sets()
@@ -48,18 +53,28 @@ def _measured(args) -> list[dict]:
         profile = profile_for(s.device)
         comparison = kernel_comparison(s.measurements.frame, s.device, profile)
         table = held_out_errors(comparison)
+        models = model_comparison(s.measurements.csv_path.parent, s.device, profile)
         report = None
         if args.report:
             report = str(write_report(comparison, s.device, profile,
                                       Path(args.report) / s.device.name))
         results.append({"device": s.device.name, "profile": profile.name,
-                        "held_out_errors": table.to_dict(orient="records"), "report": report})
+                        "held_out_errors": table.to_dict(orient="records"),
+                        "model_steps": models.to_dict(orient="records"), "report": report})
         if not args.json:
             print_table(f"{s.device.name}: held-out kernels, profile {profile.name}",
                         ["kernel", "cases", "median |err| %", "p90 |err| %", "noise %"],
                         [(r.kernel, r.cases, f"{r.median_ape_pct:.1f}",
                           f"{r.p90_ape_pct:.1f}", f"{r.median_noise_pct:.1f}")
                          for r in table.itertuples()])
+            if len(models):
+                print_table(f"{s.device.name}: whole model steps (un-instrumented)",
+                            ["model", "phase", "batch", "seq", "context", "measured",
+                             "predicted", "error %", "noise %"],
+                            [(r.model, r.phase, r.batch, r.seq, r.context,
+                              f"{r.measured_s * 1e3:.2f} ms", f"{r.predicted_s * 1e3:.2f} ms",
+                              f"{r.error_pct:+.1f}", f"{r.noise_pct:.1f}")
+                             for r in models.itertuples()])
             if report:
                 print(f"report: {report}")
     return results

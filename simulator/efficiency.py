@@ -35,6 +35,7 @@ class EfficiencyProfile:
     gemm_mma_m: int
     gemm_split_k_min: int
     gemm_k_half: float
+    gemm_m_half: float
     attention_block_q: int
     attention_kv_half: float
     attention_head_dim_half: float
@@ -84,7 +85,8 @@ def ideal(profile: EfficiencyProfile) -> EfficiencyProfile:
     """Speed of light: every efficiency 1, no overhead, no quantization or ramp losses."""
     return replace(profile, name="ideal (speed of light)", matrix_fraction=1.0,
                    vector_fraction=1.0, memory_fraction=1.0, attention_fraction=1.0,
-                   kernel_overhead_s=0.0, gemm_k_half=0.0, attention_kv_half=0.0,
+                   kernel_overhead_s=0.0, gemm_k_half=0.0, gemm_m_half=0.0,
+                   attention_kv_half=0.0,
                    attention_head_dim_half=0.0, memory_half_bytes=0.0, ideal=True,
                    intervals={}, measured_range={})
 
@@ -139,7 +141,8 @@ def _wave_efficiency(work_units: np.ndarray, processors: int) -> np.ndarray:
 
 def gemm_efficiency(m: np.ndarray, n: np.ndarray, k: np.ndarray, batch: np.ndarray,
                     processors: int | None, p: EfficiencyProfile) -> np.ndarray:
-    """Fraction of the matrix peak: tile padding, wave quantization with split-K, K ramp."""
+    """Fraction of the matrix peak: tile padding, wave quantization with split-K, ramps in K
+    (pipeline fill) and in M (skinny GEMMs)."""
     if p.ideal:
         return np.ones_like(m, dtype=float)
     m, n, k, batch = (np.maximum(x, 1.0) for x in (m, n, k, batch))
@@ -159,7 +162,7 @@ def gemm_efficiency(m: np.ndarray, n: np.ndarray, k: np.ndarray, batch: np.ndarr
         else:
             wave = np.ones_like(m)
         best = np.maximum(best, pad * wave)
-    return p.matrix_fraction * best * _ramp(k, p.gemm_k_half)
+    return p.matrix_fraction * best * _ramp(k, p.gemm_k_half) * _ramp(m, p.gemm_m_half)
 
 
 def attention_efficiency(q_len: np.ndarray, kv_len: np.ndarray, head_dim: np.ndarray,

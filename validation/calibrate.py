@@ -30,9 +30,14 @@ FIT_PARAMETERS = (
     ("attention_fraction", 1e-4, 1.0),
     ("kernel_overhead_s", 1e-8, 1e-2),
     ("gemm_k_half", 1.0, 1e5),
+    ("gemm_m_half", 1e-3, 1e4),
     ("memory_half_bytes", 1.0, 1e10),
     ("attention_kv_half", 1.0, 1e6),
 )
+# Discrete shape parameters are chosen by trying each (a CPU has no 16-row matrix instruction).
+SHAPE_CANDIDATES = tuple({"gemm_mma_m": mma, "gemm_tile_m": tiles, "gemm_tile_n": tn}
+                         for mma in (1, 8, 16) for tiles, tn in (((64, 128), 128),
+                                                                 ((16, 32), 32)))
 MIN_POINTS_PER_PARAMETER = 3
 HOLDOUT_EVERY = 4
 _KIND = {"gemm": OpKind.GEMM, "grouped_gemm": OpKind.GROUPED_GEMM,
@@ -111,7 +116,15 @@ class Fit:
 
 def fit_profile(frame: pd.DataFrame, device: DeviceSpec, start: EfficiencyProfile,
                 name: str, source: str) -> Fit:
-    """Least squares on log(predicted / measured) over the non-held-out records."""
+    """Least squares on log(predicted / measured) over the non-held-out records, for each
+    candidate of the discrete shape parameters; the lowest cost wins."""
+    fits = [_fit_continuous(frame, device, replace(start, **shape), name, source)
+            for shape in SHAPE_CANDIDATES]
+    return min(fits, key=lambda f: f.cost)
+
+
+def _fit_continuous(frame: pd.DataFrame, device: DeviceSpec, start: EfficiencyProfile,
+                    name: str, source: str) -> Fit:
     from scipy.optimize import least_squares
 
     holdout = holdout_mask(frame)

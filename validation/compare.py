@@ -114,3 +114,33 @@ def write_report(comparison: pd.DataFrame, device: DeviceSpec, profile: Efficien
     path = folder / "report.md"
     path.write_text(text)
     return path
+
+
+def model_comparison(folder: str | Path, device: DeviceSpec,
+                     profile: EfficiencyProfile) -> pd.DataFrame:
+    """Whole model steps: each replay file's un-instrumented step time vs our prediction."""
+    import json
+
+    from hwspecs.dtypes import DType
+    from simulator.precision import Precision
+    from simulator.simulate import SimOptions, simulate
+    from workloads import get_workload
+
+    rows = []
+    for path in sorted(Path(folder).glob("replay-*.json")):
+        meta = json.loads(path.read_text())
+        r, step = meta["replay"], meta["replay"]["step"]
+        model = r["model"]
+        in_repo = Path(__file__).resolve().parent.parent / model   # paths are repo-relative
+        if model.endswith(".json") and in_repo.exists():
+            model = str(in_repo)
+        d = DType.parse(r["dtype"])
+        w = get_workload(model, r["phase"], r["batch"], r["seq"], r["context"])
+        predicted = simulate(w, device, SimOptions(precision=Precision(d, d, d),
+                                                   profile=profile)).time_s
+        rows.append({"model": r["model_name"], "phase": r["phase"], "batch": r["batch"],
+                     "seq": r["seq"], "context": r["context"], "measured_s": step["median_s"],
+                     "predicted_s": predicted,
+                     "error_pct": (predicted - step["median_s"]) / step["median_s"] * 100,
+                     "noise_pct": step["noise_riqr"] * 100})
+    return pd.DataFrame(rows)
