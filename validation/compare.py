@@ -136,11 +136,14 @@ def model_comparison(folder: str | Path, device: DeviceSpec,
             model = str(in_repo)
         d = DType.parse(r["dtype"])
         w = get_workload(model, r["phase"], r["batch"], r["seq"], r["context"])
-        predicted = simulate(w, device, SimOptions(precision=Precision(d, d, d),
-                                                   profile=profile)).time_s
+        try:
+            predicted, note = simulate(w, device, SimOptions(
+                precision=Precision(d, d, d), profile=profile)).time_s, ""
+        except ValueError as exc:   # e.g. a bf16 replay on a spec measured in fp32 only
+            predicted, note = float("nan"), str(exc)
         rows.append({"model": r["model_name"], "phase": r["phase"], "batch": r["batch"],
-                     "seq": r["seq"], "context": r["context"], "measured_s": step["median_s"],
-                     "predicted_s": predicted,
+                     "seq": r["seq"], "context": r["context"], "dtype": r["dtype"],
+                     "measured_s": step["median_s"], "predicted_s": predicted,
                      "error_pct": (predicted - step["median_s"]) / step["median_s"] * 100,
-                     "noise_pct": step["noise_riqr"] * 100})
+                     "noise_pct": step["noise_riqr"] * 100, "note": note})
     return pd.DataFrame(rows)
