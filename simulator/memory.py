@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwspecs.dtypes import DType
-from simulator.arrays import OpArrays
+from simulator.arrays import PASSES, OpArrays
 from simulator.precision import Precision
-from workloads.op import Phase, Workload
+from workloads.op import Pass, Phase, Workload
 
 # Mixed-precision AdamW keeps an fp32 master copy and two fp32 moments per parameter.
 _MASTER_BYTES = DType.FP32.bytes
@@ -90,7 +90,7 @@ def saved_activation_bytes(a: OpArrays, w: Workload, precision: Precision,
         # Each layer's input (B x S x hidden) is kept; one layer's activations live at a time.
         inputs = w.tokens * w.model.hidden_size * precision.activations.bytes * layers
         return inputs + saved / layers
-    forward = a.pass_ == 0
+    forward = a.pass_ == PASSES.index(Pass.FORWARD)
     matrix_out = float((a.act_write_bytes * (forward & a.on_matrix)).sum())
     all_out = float((a.act_write_bytes * forward).sum())
     # NB: selective keeps the share of saved bytes that matrix ops produced in forward.
