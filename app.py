@@ -16,6 +16,10 @@ state.keep_inputs()
 pages = [
     st.Page("app_pages/compare.py", title="Compare", default=True),    # at "/"
     st.Page("app_pages/whatif.py", title="What-if", url_path="what-if"),
+    st.Page("app_pages/training.py", title="Training", url_path="training"),
+    st.Page("app_pages/serving.py", title="Serving & capacity", url_path="serving"),
+    st.Page("app_pages/validation.py", title="Validation", url_path="validation"),
+    st.Page("app_pages/explore.py", title="Explore", url_path="explore"),
     st.Page("app_pages/hardware.py", title="Hardware", url_path="hardware"),
 ]
 st.navigation(pages).run()

@@ -143,3 +143,94 @@ def add_custom_device(filename: str, data: bytes) -> DeviceSpec:
     device, raw = parse_device_upload(filename, data)
     custom_devices()[device.name] = (device, raw)
     return device
+
+
+def system_choices() -> list[str]:
+    """Shipped systems, then shipped devices (a device alone scales out as the CLI does)."""
+    from hwspecs.registry import system_names
+
+    return system_names() + device_names()
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_batch: int,
+                 dtype: str, pricing: str, objective: str, train_tokens: float | None):
+    """The plan search of `archsim train --search` for these inputs, as the CLI calls it."""
+    from simulator.cost import CostOptions
+    from simulator.parallel import system_for_gpus
+    from simulator.planner import search_training
+    from simulator.precision import Precision
+    from simulator.training import TrainOptions, prepare
+    from workloads.config import find_config, hf_config
+
+    system = system_for_gpus(system_ref, gpus)
+    tp_plan = getattr(hf_config(find_config(model_ref)), "base_model_tp_plan", None) or None
+    options = TrainOptions(precision=Precision.parse(dtype), cost=CostOptions(pricing=pricing),
+                           tp_plan=tp_plan)
+    prep = prepare(workload(model_ref, "train", 1, seq, 0), system, options)
+    return system, search_training(prep, gpus, global_batch, objective,
+                                   train_tokens=train_tokens)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def capacity_plan(model_ref: str, qps: float, input_len: str, output_len: str, ttft_s: float,
+                  tpot_s: float, hardware: tuple[str, ...], tps: tuple[int, ...],
+                  precisions: tuple[str, ...], requests: int, pricing: str):
+    """`archsim plan-capacity` for these inputs (default scheduler, seed 0)."""
+    from simulator.capacity import CapacityQuery, plan_capacity
+    from simulator.cost import CostOptions
+    from simulator.lengths import parse_length
+    from simulator.serving import Slo
+
+    return plan_capacity(CapacityQuery(
+        model=model_ref, qps=qps, input_len=parse_length(input_len),
+        output_len=parse_length(output_len), slo=Slo(ttft_s, tpot_s), hardware=hardware,
+        tps=tps, precisions=precisions, requests=requests, cost=CostOptions(pricing=pricing)))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas: int,
+                qps: float, duration_s: float, input_len: str, output_len: str,
+                ttft_s: float | None, tpot_s: float | None):
+    """`archsim serve` for these inputs (default scheduler and router, seed 0)."""
+    from simulator.inference import InferOptions
+    from simulator.iteration_cost import ReplicaSpec
+    from simulator.lengths import parse_length
+    from simulator.parallel import Plan, system_for_gpus
+    from simulator.precision import Precision
+    from simulator.serving import Slo, Traffic, simulate_serving
+
+    traffic = Traffic(rate_per_s=qps, duration_s=duration_s, input_len=parse_length(input_len),
+                      output_len=parse_length(output_len))
+    spec = ReplicaSpec(model_ref, system_for_gpus(hardware, tp), Plan(tp=tp),
+                       InferOptions(precision=Precision.parse(precision)))
+    return simulate_serving(spec, traffic, replicas, slo=Slo(ttft_s, tpot_s))
+
+
+@st.cache_data(show_spinner=False)
+def kernel_comparison(folder: str):
+    """A shipped measurement set's device and its predicted-vs-measured table per kernel."""
+    from simulator.efficiency import profile_for
+    from validation.compare import kernel_comparison as compare
+    from validation.measured_sets import load_set
+
+    measured = load_set(folder)
+    profile = profile_for(measured.device)
+    return measured.device.name, profile.name, compare(measured.measurements.frame,
+                                                       measured.device, profile)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def published_comparison(sources: tuple[str, ...]):
+    """`compare_published` over these sources (slow: it traces every case's model)."""
+    from validation.published_compare import compare_published
+
+    return compare_published(sources)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sweep_results(folder: str, modified_s: float):
+    """An `archsim sweep` results folder as one frame (`modified_s`: reload when it changes)."""
+    import pandas as pd
+
+    return pd.read_parquet(folder)

@@ -1,0 +1,137 @@
+"""Explore: open an `archsim sweep` results folder, filter by any axis, scatter any two metrics
+with the cost/latency Pareto front marked, and pick a point to see its full row.
+
+The front is `simulator.sweep_summary.pareto_front`'s (per model and phase, cost against time).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from app_pages import png, state, tables
+from simulator.sweep_summary import AXES, pareto_front
+
+_NOT_METRICS = {"chunk", "feasible", "error"}
+FRONT, OTHER = "Pareto front (cost vs time)", "other points"
+
+
+def load(folder: str) -> pd.DataFrame:
+    path = Path(folder).expanduser()
+    if not path.is_dir() or not any(path.glob("*.parquet")):
+        raise ValueError(f"{folder} is not a sweep results folder (no .parquet parts in it)")
+    latest = max(p.stat().st_mtime for p in path.glob("*.parquet"))
+    return state.sweep_results(str(path), latest)
+
+
+def metric_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in AXES and c not in _NOT_METRICS
+            and pd.api.types.is_numeric_dtype(frame[c])]
+
+
+def mark_front(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a `front` column: on the sweep's Pareto front or not."""
+    front = pareto_front(frame)
+    keys = set(map(tuple, front[AXES].astype(str).to_numpy()))
+    on = [tuple(r) in keys for r in frame[AXES].astype(str).to_numpy()]
+    return frame.assign(front=[FRONT if x else OTHER for x in on])
+
+
+def _filters(frame: pd.DataFrame) -> pd.DataFrame:
+    st.markdown("**Filter**")
+    axes = [a for a in AXES if a in frame.columns and frame[a].nunique() > 1]
+    cols = st.columns(max(len(axes), 1))
+    keep = pd.Series(True, index=frame.index)
+    for col, axis in zip(cols, axes, strict=False):
+        values = sorted(frame[axis].unique().tolist())
+        key = f"in_ex_f_{axis}"
+        if key in st.session_state and not set(st.session_state[key]) <= set(values):
+            del st.session_state[key]
+        state.default(key, values)
+        chosen = col.multiselect(axis, values, key=key)
+        keep &= frame[axis].isin(chosen)
+    return frame[keep]
+
+
+def _axes(metrics: list[str]) -> tuple[str, str, bool]:
+    for key, value in (("in_ex_x", "time_s"), ("in_ex_y", "usd_per_1m_tokens")):
+        if st.session_state.get(key) not in metrics:
+            st.session_state[key] = value if value in metrics else metrics[0]
+    state.default("in_ex_log", True)
+    c = st.columns(3)
+    x = c[0].selectbox("x", metrics, key="in_ex_x")
+    y = c[1].selectbox("y", metrics, key="in_ex_y")
+    log = c[2].toggle("Log axes", key="in_ex_log")
+    return x, y, log
+
+
+def scatter_png(frame: pd.DataFrame, x: str, y: str, log: bool) -> bytes:
+    plt = png._pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, marker, size in ((OTHER, "o", 12), (FRONT, "*", 90)):
+        part = frame[frame["front"] == label]
+        ax.scatter(part[x], part[y], marker=marker, s=size, label=label)
+    if log:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.legend()
+    data = png._png(fig)
+    plt.close(fig)
+    return data
+
+
+def _point(shown: pd.DataFrame, picked: int | None) -> None:
+    st.subheader("One point")
+    labels = {i: " / ".join(f"{a}={shown.at[i, a]}" for a in AXES if a in shown.columns)
+              for i in shown.index}
+    if picked is not None and picked in labels:
+        st.session_state["in_ex_point"] = picked
+    if st.session_state.get("in_ex_point") not in labels:
+        st.session_state["in_ex_point"] = next(iter(labels))
+    row = st.selectbox("Point (or click one in the chart)", list(labels), key="in_ex_point",
+                       format_func=labels.get)
+    full = shown.loc[row].drop(labels=["front"])
+    tables.show(pd.DataFrame({"field": full.index, "value": full.astype(str).to_numpy()}),
+                "sweep_point", "ex_point", max_height=600)
+
+
+def render() -> None:
+    st.title("Explore a sweep")
+    state.default("in_ex_folder", "")
+    folder = st.text_input("Results folder (`archsim sweep --out`)", key="in_ex_folder")
+    if not folder.strip():
+        st.info("Give the folder an `archsim sweep` run wrote its results to.")
+        return
+    with state.user_errors():
+        frame = load(folder.strip())
+    metrics = metric_columns(frame)
+    if frame.empty or not metrics:
+        st.error(f"{folder} holds no sweep points.")
+        return
+    shown = mark_front(_filters(frame))
+    st.caption(f"{len(shown):,} of {len(frame):,} points; "
+               f"{int((shown['front'] == FRONT).sum())} on the Pareto front.")
+    if shown.empty:
+        st.info("No point passes the filters.")
+        return
+    x, y, log = _axes(metrics)
+    fig = px.scatter(shown.reset_index(names="row"), x=x, y=y, color="front", symbol="front",
+                     hover_data=["row", *[a for a in AXES if a in shown.columns]],
+                     custom_data=["row"], log_x=log, log_y=log)
+    event = st.plotly_chart(fig, key="chart_explore", on_select="rerun",
+                            selection_mode="points")
+    points = event.selection.points if event else []
+    picked = int(points[0]["customdata"][0]) if points and points[0].get("customdata") else None
+    st.download_button("Download PNG", lambda: scatter_png(shown, x, y, log), "sweep.png",
+                       "image/png", key="png_explore", on_click="ignore")
+    tables.show(shown, "sweep_filtered", "ex_points", max_height=300)
+    _point(shown, picked)
+
+
+if __name__ == "__main__":   # st.navigation runs this file as the page script
+    render()

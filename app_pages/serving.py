@@ -1,0 +1,180 @@
+"""Serving & capacity: which hardware, TP and replica count hold a traffic within p99 SLOs,
+ranked by cost; then one option's request-level simulation over time.
+
+Numbers are `simulator.capacity.plan_capacity`'s and `simulator.serving.simulate_serving`'s,
+called as `archsim plan-capacity` and `archsim serve` call them (see `state`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from app_pages import png, scenario, state, tables
+
+DEFAULT_HW = ["h100-sxm", "mi300x"]
+TPS = (1, 2, 4, 8)
+PRECISIONS = ("bf16", "fp8", "fp16")
+MS = 1e3
+
+
+def capacity_frame(cands) -> pd.DataFrame:
+    """Feasible candidates, cheapest first, in the units their headers name."""
+    return pd.DataFrame([{
+        "rank": i + 1, "hardware": c.hardware, "device": c.device, "TP": c.tp,
+        "dtype": c.precision, "req/s per replica": c.max_rate_per_replica,
+        "replicas": c.replicas, "GPUs": c.gpus, "$/hour": c.usd_per_hour,
+        "$/1M tokens": c.usd_per_1m_tokens, "$/1M output tokens": c.usd_per_1m_output_tokens,
+        "TTFT p99 (ms)": c.ttft_p99_s * MS, "TPOT p99 (ms)": c.tpot_p99_s * MS,
+        "e2e p99 (ms)": c.e2e_p99_s * MS, "Pareto": c.pareto} for i, c in enumerate(cands)])
+
+
+def refused_frame(cands) -> pd.DataFrame:
+    return pd.DataFrame([{"hardware": c.hardware, "TP": c.tp, "dtype": c.precision,
+                          "kind": c.kind, "why": c.reason} for c in cands],
+                        columns=["hardware", "TP", "dtype", "kind", "why"])
+
+
+def percentile_frame(metrics: dict) -> pd.DataFrame:
+    rows = []
+    for name, key in (("time to first token", "ttft"), ("time per output token", "tpot"),
+                      ("end-to-end latency", "e2e")):
+        rows.append({"latency": name, "mean (ms)": metrics[f"{key}_mean_s"] * MS,
+                     **{f"p{p} (ms)": metrics[f"{key}_p{p}_s"] * MS for p in (50, 90, 99)}})
+    return pd.DataFrame(rows)
+
+
+def _traffic_inputs() -> dict:
+    for key, value in (("in_sv_hw", DEFAULT_HW), ("in_sv_tps", [1, 2]),
+                       ("in_sv_dtypes", ["bf16"]), ("in_sv_qps", 10.0),
+                       ("in_sv_input", "512"), ("in_sv_output", "128"),
+                       ("in_sv_ttft_ms", 500.0), ("in_sv_tpot_ms", 50.0),
+                       ("in_sv_requests", 200), ("in_sv_pricing", "rent")):
+        state.default(key, value)
+    c = st.columns(3)
+    hw = c[0].multiselect("Hardware", state.system_choices(), key="in_sv_hw")
+    tps = c[1].multiselect("TP degrees", TPS, key="in_sv_tps")
+    dtypes = c[2].multiselect("Precisions", PRECISIONS, key="in_sv_dtypes")
+    c = st.columns(4)
+    qps = c[0].number_input("Requests/s", 0.0, 1e7, key="in_sv_qps")
+    inp = c[1].text_input("Input length", key="in_sv_input",
+                          help="512, uniform:128:1024 or lognormal:512:0.5")
+    out = c[2].text_input("Output length", key="in_sv_output", help="as the input length")
+    requests = int(c[3].number_input("Requests per simulation", 20, 100_000,
+                                     key="in_sv_requests"))
+    c = st.columns(3)
+    ttft = c[0].number_input("p99 TTFT target (ms)", 0.0, 1e7, key="in_sv_ttft_ms")
+    tpot = c[1].number_input("p99 TPOT target (ms)", 0.0, 1e7, key="in_sv_tpot_ms")
+    pricing = c[2].radio("Dollars from", ("rent", "tco"), key="in_sv_pricing", horizontal=True)
+    return {"hw": tuple(hw), "tps": tuple(sorted(tps)), "dtypes": tuple(dtypes),
+            "qps": float(qps), "input": inp.strip(), "output": out.strip(),
+            "ttft_s": ttft / MS, "tpot_s": tpot / MS, "requests": requests,
+            "pricing": pricing}
+
+
+def pareto_chart(frame: pd.DataFrame) -> go.Figure:
+    shown = frame.assign(front=frame["Pareto"].map({True: "Pareto front", False: "dominated"}),
+                         option=frame["hardware"] + " TP" + frame["TP"].astype(str) + " "
+                         + frame["dtype"])
+    fig = px.scatter(shown, x="$/hour", y="e2e p99 (ms)", color="front", hover_name="option",
+                     symbol="front", title="Cost against p99 end-to-end latency")
+    front = shown[shown["Pareto"]].sort_values("$/hour")
+    fig.add_trace(go.Scatter(x=front["$/hour"], y=front["e2e p99 (ms)"], mode="lines",
+                             line={"dash": "dot"}, name="front", showlegend=False))
+    return fig
+
+
+def pareto_png(frame: pd.DataFrame) -> bytes:
+    plt = png._pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for pareto, marker in ((False, "o"), (True, "*")):
+        part = frame[frame["Pareto"] == pareto]
+        ax.scatter(part["$/hour"], part["e2e p99 (ms)"], marker=marker,
+                   s=120 if pareto else 40, label="Pareto front" if pareto else "dominated")
+    ax.set_xlabel("$/hour")
+    ax.set_ylabel("e2e p99 (ms)")
+    ax.legend()
+    data = png._png(fig)
+    plt.close(fig)
+    return data
+
+
+def _capacity(model: str, inp: dict):
+    if not (inp["hw"] and inp["tps"] and inp["dtypes"]):
+        st.info("Choose at least one hardware, TP degree and precision.")
+        return None
+    with st.spinner("Finding each option's largest rate within the SLOs..."), \
+            state.user_errors():
+        plan = state.capacity_plan(model, inp["qps"], inp["input"], inp["output"],
+                                   inp["ttft_s"], inp["tpot_s"], inp["hw"], inp["tps"],
+                                   inp["dtypes"], inp["requests"], inp["pricing"])
+    if plan.ranked:
+        st.subheader("Options that hold the traffic, cheapest first")
+        frame = capacity_frame(plan.ranked)
+        tables.show(frame, "capacity", "capacity")
+        st.plotly_chart(pareto_chart(frame), key="chart_pareto")
+        st.download_button("Download PNG", lambda: pareto_png(frame), "capacity_pareto.png",
+                           "image/png", key="png_pareto", on_click="ignore")
+    else:
+        best = plan.best_reachable()
+        where = "" if best is None else (
+            f"; the best reachable is {best.hardware} TP{best.tp} {best.precision} with p99 "
+            f"TTFT {best.ttft_p99_s * MS:.1f} ms and TPOT {best.tpot_p99_s * MS:.2f} ms at "
+            "low load")
+        st.error(f"No configuration meets the SLOs{where}.")
+    if plan.refused:
+        st.subheader("Refused options")
+        tables.show(refused_frame(plan.refused), "capacity_refused", "capacity_refused")
+    return plan
+
+
+def _simulation(model: str, inp: dict, plan) -> None:
+    st.subheader("One option over time")
+    labels = [f"{c.hardware} TP{c.tp} {c.precision} x{c.replicas}" for c in plan.ranked]
+    state.default("in_sv_option", labels[0])
+    if st.session_state["in_sv_option"] not in labels:
+        st.session_state["in_sv_option"] = labels[0]
+    choice = st.selectbox("Option", labels, key="in_sv_option")
+    c = plan.ranked[labels.index(choice)]
+    duration = inp["requests"] / inp["qps"]
+    with st.spinner("Simulating the requests..."), state.user_errors():
+        result = state.serving_run(model, c.hardware, c.tp, c.precision, c.replicas,
+                                   inp["qps"], duration, inp["input"], inp["output"],
+                                   inp["ttft_s"], inp["tpot_s"])
+    m = result.metrics()
+    cols = st.columns(4)
+    cols[0].metric("Completed / dropped", f"{m['completed']} / {m['dropped']}")
+    cols[1].metric("Output tokens/s", f"{m['output_tokens_per_s']:,.0f}")
+    cols[2].metric("Goodput (req/s in SLOs)", f"{m['goodput_rps']:,.2f}")
+    cols[3].metric("KV cache per replica", f"{m['kv_capacity_tokens']:,} tokens")
+    tables.show(percentile_frame(m), "serving_latency", "serving_latency")
+    timeline = result.timeline_frame()
+    fig = px.line(timeline, x="time_s", y="kv_used_fraction", color="replica",
+                  title="KV-cache use over time", labels={"kv_used_fraction": "KV used",
+                                                          "time_s": "time (s)"})
+    st.plotly_chart(fig, key="chart_kv")
+    fig = px.line(timeline, x="time_s", y="queue", color="replica",
+                  title="Queue length over time", labels={"time_s": "time (s)"})
+    st.plotly_chart(fig, key="chart_queue")
+    tables.show(timeline, "serving_timeline", "serving_timeline", max_height=250)
+    tables.show(result.requests_frame(), "serving_requests", "serving_requests",
+                max_height=250)
+
+
+def render() -> None:
+    st.title("Serving & capacity")
+    scenario._defaults()
+    model = scenario._model_ref()
+    inp = _traffic_inputs()
+    if not model:
+        st.info("Choose a model in the sidebar.")
+        return
+    plan = _capacity(model, inp)
+    if plan is not None and plan.ranked:
+        _simulation(model, inp, plan)
+
+
+if __name__ == "__main__":   # st.navigation runs this file as the page script
+    render()

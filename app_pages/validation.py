@@ -1,0 +1,122 @@
+"""Validation: predicted against measured kernel times per device and kernel class, the held-out
+error table, and the comparison with published results.
+
+Numbers are `validation.compare.kernel_comparison` / `held_out_errors` on a shipped measurement
+set (`validation.measured_sets`), and `validation.published_compare.compare_published`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from app_pages import png, state, tables
+
+
+def scatter(comparison: pd.DataFrame, title: str) -> go.Figure:
+    shown = comparison.assign(set=np.where(comparison["held_out"], "held out", "fitted"),
+                              measured_us=comparison["median_s"] * 1e6,
+                              predicted_us=comparison["predicted_s"] * 1e6)
+    fig = px.scatter(shown, x="measured_us", y="predicted_us", color="kernel", symbol="set",
+                     hover_data=["op", "dtype", "error_pct"], log_x=True, log_y=True,
+                     labels={"measured_us": "measured (µs)", "predicted_us": "predicted (µs)"},
+                     title=title)
+    lo = float(shown[["measured_us", "predicted_us"]].min().min())
+    hi = float(shown[["measured_us", "predicted_us"]].max().max())
+    fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="predicted = measured",
+                             line={"dash": "dot", "color": "grey"}))
+    return fig
+
+
+def scatter_png(comparison: pd.DataFrame, title: str) -> bytes:
+    plt = png._pyplot()
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for kernel, part in comparison.groupby("kernel"):
+        ax.scatter(part["median_s"] * 1e6, part["predicted_s"] * 1e6, label=kernel, s=18)
+    lo = float(comparison[["median_s", "predicted_s"]].min().min()) * 1e6
+    hi = float(comparison[["median_s", "predicted_s"]].max().max()) * 1e6
+    ax.plot([lo, hi], [lo, hi], ":", color="grey")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured (µs)")
+    ax.set_ylabel("predicted (µs)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    data = png._png(fig)
+    plt.close(fig)
+    return data
+
+
+def _measured() -> None:
+    from validation.compare import held_out_errors
+    from validation.measured_sets import DATA_DIR, shipped_sets
+
+    st.subheader("Kernels: predicted against measured")
+    sets = {p.name: str(p) for p in shipped_sets()}
+    if not sets:
+        st.info(f"No measurement set is shipped yet ({DATA_DIR} holds none); run "
+                "`archsim bench` on a device and keep its folder there.")
+        return
+    state.default("in_va_set", next(iter(sets)))
+    if st.session_state["in_va_set"] not in sets:
+        st.session_state["in_va_set"] = next(iter(sets))
+    name = st.selectbox("Measurement set", list(sets), key="in_va_set")
+    with state.user_errors():
+        device, profile, comparison = state.kernel_comparison(sets[name])
+    classes = sorted(comparison["kernel"].unique())
+    state.default("in_va_kernels", classes)
+    st.session_state["in_va_kernels"] = [k for k in st.session_state["in_va_kernels"]
+                                         if k in classes]
+    chosen = st.multiselect("Kernel classes", classes, key="in_va_kernels")
+    shown = comparison[comparison["kernel"].isin(chosen)]
+    st.caption(f"Device {device}, profile {profile}; held-out kernels were not used to fit it.")
+    if shown.empty:
+        st.info("Choose at least one kernel class.")
+        return
+    title = f"{device}: predicted against measured"
+    st.plotly_chart(scatter(shown, title), key="chart_validation")
+    st.download_button("Download PNG", lambda: scatter_png(shown, title),
+                       f"validation-{Path(name).name}.png", "image/png", key="png_validation",
+                       on_click="ignore")
+    st.markdown("**Held-out error by kernel class** (absolute percentage error)")
+    tables.show(held_out_errors(shown), "held_out_errors", "va_errors")
+    st.markdown("**Every measured kernel**")
+    tables.show(shown, "kernel_comparison", "va_kernels", max_height=300)
+
+
+def _published() -> None:
+    from validation.published_compare import SOURCES
+
+    st.subheader("Published results")
+    state.default("in_va_sources", list(SOURCES))
+    sources = st.multiselect("Sources", SOURCES, key="in_va_sources")
+    st.caption("Traces every case's model: a minute or more for all sources.")
+    key = tuple(sources)
+    if st.button("Compare with published results", key="va_published", disabled=not sources):
+        st.session_state["va_published_for"] = key
+    if st.session_state.get("va_published_for") != key:
+        return
+    with st.spinner("Running the published cases..."), state.user_errors():
+        result = state.published_comparison(key)
+    summary = pd.DataFrame([vars(s) for s in result.summary()])
+    tables.show(summary, "published_summary", "va_pub_summary")
+    tables.show(result.to_frame(), "published_cases", "va_pub_cases", max_height=400)
+    if result.skipped:
+        st.markdown("**Cases archsim cannot express**")
+        tables.show(pd.DataFrame([vars(s) for s in result.skipped]), "published_skipped",
+                    "va_pub_skipped")
+
+
+def render() -> None:
+    st.title("Validation")
+    _measured()
+    _published()
+
+
+if __name__ == "__main__":   # st.navigation runs this file as the page script
+    render()
