@@ -1,6 +1,7 @@
 """Speed of tracing (issue 3 targets), measured side by side in one run and printed.
 
-Run: .venv/bin/python benchmarks/bench_workloads.py [MODEL]   (default llama-3.1-70b)
+Run: .venv/bin/python benchmarks/bench_workloads.py [MODEL ...]
+(default: llama-2-7b, llama-3.1-70b, llama-3.1-405b: trace time by model size)
 Targets on a 2-core machine: trace prefill <= 5 s; re-load from the disk cache <= 0.2 s;
 change batch or sequence of a cached trace <= 50 ms. Each case runs in a fresh process so
 in-memory caches cannot flatter it; the import of torch and transformers is reported apart.
@@ -56,7 +57,13 @@ def _run(code: str, *args: str, env: dict[str, str]) -> list[str]:
 
 
 def main() -> None:
-    model = sys.argv[1] if len(sys.argv) > 1 else "llama-3.1-70b"
+    models = sys.argv[1:] or ["llama-2-7b", "llama-3.1-70b", "llama-3.1-405b"]
+    print(f"{'case':70s} {'seconds':>9s} {'target':>8s}")
+    for model in models:
+        _bench(model)
+
+
+def _bench(model: str) -> None:
     with tempfile.TemporaryDirectory() as cache:
         env = {**os.environ, "ARCHSIM_CACHE_DIR": cache, "HF_HUB_OFFLINE": "1"}
         imports, cold, lower = (float(x) for x in _run(_CASE, model, "1", "2048", env=env))
@@ -75,7 +82,6 @@ def main() -> None:
         ("re-shape cached trace 8x2048 -> 8x1024", reshape[1], 0.05),
         ("re-shape cached trace 8x2048 -> 16x2048", reshape[2], 0.05),
     ]
-    print(f"{'case':70s} {'seconds':>9s} {'target':>8s}")
     for name, seconds, target in rows:
         shown = "" if target is None else f"{target:8.2f}"
         flag = "" if target is None or seconds <= target else "  (over target)"
