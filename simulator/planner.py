@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from simulator.inference import (
-    InferenceReport,
     InferenceWorkloads,
     InferOptions,
     simulate_inference,
 )
 from simulator.memory import Recompute
 from simulator.parallel import Plan, PlanError
-from simulator.training import TrainingReport, evaluate
+from simulator.training import evaluate
 from simulator.training_slots import Prepared
 
 OBJECTIVES = ("throughput", "cost")
@@ -124,14 +124,27 @@ def search_training(prep: Prepared, gpus: int, global_batch: int,
     """Rank every feasible training plan in the space by throughput or by $ per token."""
     key = _key(objective)
     system = prep.system
+    _check_gpus(gpus, system)
+    ranked, refused = _run_plans(
+        train_space(gpus, global_batch, system.devices_per_node, space),
+        lambda plan: evaluate(prep, plan, train_tokens))
+    ranked.sort(key=key)
+    return SearchResult(tuple(ranked), tuple(refused), objective)
+
+
+def _check_gpus(gpus: int, system) -> None:
     if gpus < 1 or gpus > system.num_devices:
         raise ValueError(f"gpus must be between 1 and the {system.num_devices} devices of "
                          f"{system.name}, not {gpus}")
-    ranked: list[TrainingReport] = []
+
+
+def _run_plans(plans: Iterable[Plan], run: Callable[[Plan], Any]) -> tuple[list, list[Refusal]]:
+    """Evaluate every plan: feasible reports, and refusals (divisibility or memory) with why."""
+    ranked: list = []
     refused: list[Refusal] = []
-    for plan in train_space(gpus, global_batch, system.devices_per_node, space):
+    for plan in plans:
         try:
-            report = evaluate(prep, plan, train_tokens)
+            report = run(plan)
         except PlanError as exc:
             refused.append(Refusal(plan, exc.kind, str(exc)))
             continue
@@ -139,8 +152,7 @@ def search_training(prep: Prepared, gpus: int, global_batch: int,
             ranked.append(report)
         else:
             refused.append(Refusal(plan, "memory", _memory_reason(report.footprint)))
-    ranked.sort(key=key)
-    return SearchResult(tuple(ranked), tuple(refused), objective)
+    return ranked, refused
 
 
 def infer_space(gpus: int, devices_per_node: int, experts: int,
@@ -162,22 +174,10 @@ def search_inference(ws: InferenceWorkloads, system, gpus: int,
     """Rank inference plans by output tokens/s per GPU, or by $ per 1M output tokens."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; use throughput or cost")
-    if gpus < 1 or gpus > system.num_devices:
-        raise ValueError(f"gpus must be between 1 and the {system.num_devices} devices of "
-                         f"{system.name}, not {gpus}")
-    ranked: list[InferenceReport] = []
-    refused: list[Refusal] = []
-    for plan in infer_space(gpus, system.devices_per_node, ws.prefill.model.experts, tp, pp,
-                            ep):
-        try:
-            report = simulate_inference(ws, system, plan, options)
-        except PlanError as exc:
-            refused.append(Refusal(plan, exc.kind, str(exc)))
-            continue
-        if report.feasible:
-            ranked.append(report)
-        else:
-            refused.append(Refusal(plan, "memory", _memory_reason(report.footprint)))
+    _check_gpus(gpus, system)
+    ranked, refused = _run_plans(
+        infer_space(gpus, system.devices_per_node, ws.prefill.model.experts, tp, pp, ep),
+        lambda plan: simulate_inference(ws, system, plan, options))
     if objective == "throughput":
         ranked.sort(key=lambda r: -r.tokens_per_s_per_gpu)
     else:
