@@ -23,8 +23,8 @@ from simulator.precision import Precision
 from workloads.op import OpKind
 
 BOUNDS = ("compute", "memory", "overhead")
-_ATTN = KIND_CODE[OpKind.ATTENTION]
-_VIEW = KIND_CODE[OpKind.VIEW]
+ATTN_CODE = KIND_CODE[OpKind.ATTENTION]
+VIEW_CODE = KIND_CODE[OpKind.VIEW]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def scaled_bytes(a: OpArrays, traced: DType, precision: Precision) -> np.ndarray
     return weights + acts + kv + a.other_bytes
 
 
-def _peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision,
+def peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision,
            profile: EfficiencyProfile) -> tuple[np.ndarray, np.ndarray]:
     """Matrix and vector peak FLOP/s per op (already times their fractions for vector ops)."""
     matrix = np.zeros(len(a))
@@ -81,9 +81,9 @@ def _matrix_peak(device: DeviceSpec, dtype: DType) -> float:
 
 def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: DType,
           precision: Precision) -> OpTimes:
-    matrix_peak, vector_peak = _peaks(a, device, traced, precision, profile)
+    matrix_peak, vector_peak = peaks(a, device, traced, precision, profile)
     on_matrix = a.on_matrix
-    is_attn = a.kind == _ATTN
+    is_attn = a.kind == ATTN_CODE
     units = device.compute_units
     eff = np.where(is_attn,
                    attention_efficiency(a.m, a.n, a.k, a.batch, units, profile),
@@ -92,11 +92,11 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     vector_rate = vector_peak * profile.vector_fraction
     compute_s = np.where(on_matrix, a.flops / np.where(on_matrix, matrix_rate, 1.0),
                          a.flops / vector_rate)
-    extra_flops = _dequant_flops(a, traced, precision, profile)
+    extra_flops = dequant_flops(a, traced, precision, profile)
     compute_s = compute_s + extra_flops / vector_rate
     moved = scaled_bytes(a, traced, precision)
     memory_s = moved / (device.mem_bw_bytes_per_s * memory_efficiency(moved, profile))
-    view = a.kind == _VIEW
+    view = a.kind == VIEW_CODE
     overhead_s = np.where(view, 0.0, profile.kernel_overhead_s)
     compute_s = np.where(view, 0.0, compute_s)
     memory_s = np.where(view, 0.0, memory_s)
@@ -107,7 +107,7 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
                    bytes=moved)
 
 
-def _dequant_flops(a: OpArrays, traced: DType, precision: Precision,
+def dequant_flops(a: OpArrays, traced: DType, precision: Precision,
                    profile: EfficiencyProfile) -> np.ndarray:
     """Weight-only or KV-only low precision is widened to the compute format in the kernel."""
     extra = np.zeros(len(a))
@@ -116,5 +116,5 @@ def _dequant_flops(a: OpArrays, traced: DType, precision: Precision,
         extra += a.weight_elements * profile.dequant_flops_per_element
     if precision.kv_cache is not precision.activations:
         kv_elements = a.kv_read_bytes / traced.bytes
-        extra += np.where(a.kind == _ATTN, kv_elements, 0.0) * profile.dequant_flops_per_element
+        extra += np.where(a.kind == ATTN_CODE, kv_elements, 0.0) * profile.dequant_flops_per_element
     return extra

@@ -34,7 +34,7 @@ def resolve_profile(device: DeviceSpec, options: SimOptions) -> EfficiencyProfil
     return ideal(profile) if options.ideal else profile
 
 
-def _recompute_rows(a: OpArrays, recompute: Recompute) -> np.ndarray:
+def recompute_rows(a: OpArrays, recompute: Recompute) -> np.ndarray:
     """Forward ops of the layer stack that backward runs again."""
     in_layers = (a.pass_ == _FORWARD) & (a.layer >= 0)
     if recompute is Recompute.FULL:
@@ -51,7 +51,7 @@ def simulate(workload: Workload, device: DeviceSpec,
     profile = resolve_profile(device, options)
     times = price(a, device, profile, workload.dtype, options.precision)
     train = workload.phase is Phase.TRAIN
-    recompute = _recompute_rows(a, options.recompute) if train else np.zeros(len(a), bool)
+    recompute = recompute_rows(a, options.recompute) if train else np.zeros(len(a), bool)
     recompute_s = float(times.time_s[recompute].sum())
     model_flops = float(a.flops[a.pass_ != _OPTIMIZER].sum())
     hardware_flops = float(times.flops.sum() + times.flops[recompute].sum())

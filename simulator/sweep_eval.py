@@ -18,8 +18,8 @@ from simulator.cost import CostOptions
 from simulator.efficiency import attention_efficiency, gemm_efficiency, memory_efficiency
 from simulator.memory import Recompute, footprint, max_batch
 from simulator.precision import Precision
-from simulator.roofline import _ATTN, _VIEW, BOUNDS, _dequant_flops, _peaks, scaled_bytes
-from simulator.simulate import SimOptions, _recompute_rows, resolve_profile
+from simulator.roofline import ATTN_CODE, BOUNDS, VIEW_CODE, dequant_flops, peaks, scaled_bytes
+from simulator.simulate import SimOptions, recompute_rows, resolve_profile
 from simulator.sweep_grid import VARIANT_FACTORS, ChunkKey, Grid, variant_label
 from workloads.op import Pass, Phase, Workload
 
@@ -101,18 +101,18 @@ def _follows(base: np.ndarray, by_matrix: np.ndarray, by_vector: np.ndarray) -> 
 
 def _base(a: OpArrays, w: Workload, device: DeviceSpec, profile, precision: Precision) -> _Base:
     traced = w.dtype
-    mp, vp = _peaks(a, device, traced, precision, profile)
+    mp, vp = peaks(a, device, traced, precision, profile)
     # Probe which spec table each op's peak comes from (vector ops on TPUs use a matrix peak).
-    mp_m, vp_m = _peaks(a, device.scaled(matrix=2.0), traced, precision, profile)
-    mp_v, vp_v = _peaks(a, device.scaled(vector=2.0), traced, precision, profile)
-    eff = np.where(a.kind == _ATTN,
+    mp_m, vp_m = peaks(a, device.scaled(matrix=2.0), traced, precision, profile)
+    mp_v, vp_v = peaks(a, device.scaled(vector=2.0), traced, precision, profile)
+    eff = np.where(a.kind == ATTN_CODE,
                    attention_efficiency(a.m, a.n, a.k, a.batch, device.compute_units, profile),
                    gemm_efficiency(a.m, a.n, a.k, a.batch, device.compute_units, profile))
     moved = scaled_bytes(a, traced, precision)
-    return _Base(flops=a.flops, on_matrix=a.on_matrix, view=a.kind == _VIEW,
+    return _Base(flops=a.flops, on_matrix=a.on_matrix, view=a.kind == VIEW_CODE,
                  matrix_peak=mp, vector_peak=vp, matrix_follows=_follows(mp, mp_m, mp_v),
                  vector_follows=_follows(vp, vp_m, vp_v), eff=eff,
-                 extra_flops=_dequant_flops(a, traced, precision, profile), moved=moved,
+                 extra_flops=dequant_flops(a, traced, precision, profile), moved=moved,
                  mem_eff=memory_efficiency(moved, profile))
 
 
@@ -202,7 +202,7 @@ def evaluate_device(w: Workload, device: DeviceSpec, variants: list[dict[str, fl
     b = _base(d.ops, w, device, profile, precision)
     compute_s, memory_s, overhead_s, time_s, bound, busy = _op_times(b, device, profile, f)
     train = w.phase is Phase.TRAIN
-    recompute = _recompute_rows(a, options.recompute) if train else np.zeros(len(a), bool)
+    recompute = recompute_rows(a, options.recompute) if train else np.zeros(len(a), bool)
     recompute_s = _row_sums(time_s, inverse[recompute])
     total_s = _row_sums(time_s, inverse) + recompute_s
     busy_s = _row_sums(busy, inverse) + recompute_s
