@@ -14,6 +14,9 @@ def register(sub) -> None:
                    help="measurement folders (default: every set under validation/data)")
     p.add_argument("--published", action="store_true",
                    help="compare against the published results in validation/published")
+    p.add_argument("--transfer", action="store_true",
+                   help="apply each measured device's fitted profile to every other one and "
+                        "report the held-out error beside the device's own profile")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="write a Markdown report with plots per measured device here")
     add_json_flag(p)
@@ -22,8 +25,10 @@ def register(sub) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     out: dict = {}
-    if args.measured is not None or not args.published:
+    if args.measured is not None or not (args.published or args.transfer):
         out["measured"] = _measured(args)
+    if args.transfer:
+        out["transfer"] = _transfer(args)
     if args.published:
         out["published"] = _published(args)
     if args.json:
@@ -78,6 +83,25 @@ def _measured(args) -> list[dict]:
             if report:
                 print(f"report: {report}")
     return results
+
+
+def _transfer(args) -> list[dict]:
+    from validation.measured_sets import load_set, shipped_sets
+    from validation.transfer import transfer_table
+
+    table = transfer_table([load_set(f) for f in (args.measured or shipped_sets())])
+    if not args.json:
+        print_table("Profile transfer: held-out error of a profile fitted on another device",
+                    ["fitted on", "applied to", "kernel", "cases", "median |err| %",
+                     "p90 |err| %", "own profile median %", "own p90 %"],
+                    [(_short(r.fitted_on), _short(r.applied_to), r.kernel, r.cases, f"{r.median_ape_pct:.1f}",
+                      f"{r.p90_ape_pct:.1f}", f"{r.median_ape_pct_own:.1f}",
+                      f"{r.p90_ape_pct_own:.1f}") for r in table.itertuples()])
+    return table.to_dict(orient="records")
+
+
+def _short(device: str) -> str:
+    return device.removesuffix("-measured")
 
 
 def _published(args) -> dict:

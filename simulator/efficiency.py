@@ -38,6 +38,7 @@ class EfficiencyProfile:
     gemm_m_half: float
     attention_block_q: int
     attention_kv_half: float
+    attention_q_half: float
     attention_head_dim_half: float
     memory_half_bytes: float
     dequant_flops_per_element: float
@@ -86,7 +87,7 @@ def ideal(profile: EfficiencyProfile) -> EfficiencyProfile:
     return replace(profile, name="ideal (speed of light)", matrix_fraction=1.0,
                    vector_fraction=1.0, memory_fraction=1.0, attention_fraction=1.0,
                    kernel_overhead_s=0.0, gemm_k_half=0.0, gemm_m_half=0.0,
-                   attention_kv_half=0.0,
+                   attention_kv_half=0.0, attention_q_half=0.0,
                    attention_head_dim_half=0.0, memory_half_bytes=0.0, ideal=True,
                    intervals={}, measured_range={})
 
@@ -174,6 +175,7 @@ def attention_efficiency(q_len: np.ndarray, kv_len: np.ndarray, head_dim: np.nda
     blocks = np.maximum(batch_heads, 1) * np.ceil(np.maximum(q_len, 1) / p.attention_block_q)
     wave = _wave_efficiency(blocks, processors) if processors else np.ones_like(blocks)
     return (p.attention_fraction * wave * _ramp(np.maximum(kv_len, 1.0), p.attention_kv_half)
+            * _ramp(np.maximum(q_len, 1.0), p.attention_q_half)
             * _ramp(np.maximum(head_dim, 1.0), p.attention_head_dim_half))
 
 

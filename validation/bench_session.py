@@ -23,7 +23,7 @@ from validation.kernel_work import work_of
 
 # NB: where the last-level cache size cannot be read, 64 MB of buffers count as leaving it.
 FALLBACK_CACHE_BYTES = 32 * 2**20
-MAX_SETS = 16
+MAX_SETS = 512
 # Share of device memory one case's buffers may take (the rest stays for torch and the OS).
 MEMORY_SHARE = {"cpu": 0.25, "cuda": 0.4}
 FALLBACK_MEMORY_BYTES = 8e9
@@ -54,8 +54,11 @@ class Session:
     def __enter__(self) -> Session:
         import torch
 
+        from validation.cpu_allocator import ReusedPages
+
         self._threads = torch.get_num_threads()
         torch.set_num_threads(usable_cpus())
+        self._pages = ReusedPages().__enter__() if self.device == "cpu" else None
         self.host = HostLoad(usable_cpus())
         self.start = time.perf_counter()
         return self
@@ -64,6 +67,8 @@ class Session:
         import torch
 
         torch.set_num_threads(self._threads)
+        if self._pages is not None:
+            self._pages.__exit__(*exc)
 
     def time_fn(self, fn):
         """Timing of `fn(i)` with this session's plan and clock."""
@@ -74,14 +79,21 @@ class Session:
     def measure_case(self, case: Case) -> dict[str, Any]:
         """One record: the case's shape, work, and timing."""
         from validation.bench_kernels import make_kernel
+        from validation.eager_chain import count_chain
 
         work = work_of(case)
         sets = buffer_sets(work.read_bytes, work.write_bytes, self.flush, self.cap)
         kernel = make_kernel(case, self.device, sets)
+        chain = count_chain(kernel.fn, self.flush / 2)
+        read, write, launches, impl = work.read_bytes, work.write_bytes, \
+            kernel.launches or work.launches, kernel.impl
+        if chain.launches > 1:   # an eager chain: the clock sees every pass it makes
+            read, write, launches = chain.read_bytes, chain.write_bytes, chain.launches
+            impl = f"{impl} (eager: {'+'.join(chain.kernels)})"
         timing = self.time_fn(kernel.fn)
-        return {"kernel": case.kernel, "op": case.op, "impl": kernel.impl, "dtype": case.dtype,
-                **case.shape(), "flops": work.flops, "read_bytes": work.read_bytes,
-                "write_bytes": work.write_bytes, "launches": kernel.launches or work.launches,
+        return {"kernel": case.kernel, "op": case.op, "impl": impl, "dtype": case.dtype,
+                **case.shape(), "flops": work.flops, "read_bytes": read,
+                "write_bytes": write, "launches": launches,
                 "median_s": timing.median_s, "p10_s": timing.p10_s,
                 "p25_s": timing.p25_s, "p75_s": timing.p75_s, "p90_s": timing.p90_s,
                 "repeats": timing.repeats, "inner": timing.inner, "noise_riqr": timing.noise}
@@ -123,7 +135,8 @@ class Session:
                 "settings": {"torch_threads": usable_cpus(),
                              "float32_matmul_precision": torch.get_float32_matmul_precision(),
                              "cuda_matmul_allow_tf32":
-                                 bool(torch.backends.cuda.matmul.allow_tf32)},
+                                 bool(torch.backends.cuda.matmul.allow_tf32),
+                             "cpu_allocator": self._pages.setting if self._pages else None},
                 "timing_plan": asdict(self.plan), "flush_bytes": self.flush,
                 "elapsed_s": round(time.perf_counter() - self.start, 1),
                 "complete": not self.skipped, "skipped": self.skipped,

@@ -33,6 +33,7 @@ FIT_PARAMETERS = (
     ("gemm_m_half", 1e-3, 1e4),
     ("memory_half_bytes", 1.0, 1e10),
     ("attention_kv_half", 1.0, 1e6),
+    ("attention_q_half", 1e-3, 1e4),
 )
 # Discrete shape parameters are chosen by trying each (a CPU has no 16-row matrix instruction).
 SHAPE_CANDIDATES = tuple({"gemm_mma_m": mma, "gemm_tile_m": tiles, "gemm_tile_n": tn}
@@ -138,7 +139,9 @@ def _fit_continuous(frame: pd.DataFrame, device: DeviceSpec, start: EfficiencyPr
     measured = train["median_s"].to_numpy(dtype=float)
     lo = np.log([b[1] for b in FIT_PARAMETERS])
     hi = np.log([b[2] for b in FIT_PARAMETERS])
-    x0 = np.clip(np.log([max(getattr(start, p[0]), p[1]) for p in FIT_PARAMETERS]), lo, hi)
+    # NB: a parameter that starts switched off (0) starts mid-range, where it has a gradient.
+    x0 = np.clip(np.log([getattr(start, p[0]) if getattr(start, p[0]) > 0 else
+                         np.sqrt(p[1] * p[2]) for p in FIT_PARAMETERS]), lo, hi)
 
     def residuals(x: np.ndarray) -> np.ndarray:
         profile = _with(start, x)

@@ -2,7 +2,8 @@
 
 GEMM: 2·M·N·K per batch. Attention: 4·B·H·q·kv·d times the visible fraction of the scores,
 (S+1)/(2S) when causal with q == kv (`workloads.ops.attention`, shared with the tracer). Bytes: every input read once plus every output written once, as a fused
-kernel moves them (not what an eager chain of several kernels moves).
+kernel moves them. Where torch runs a case as an eager chain of several kernels, the bench
+records the chain's counted traffic instead (`validation.eager_chain`).
 """
 
 from __future__ import annotations

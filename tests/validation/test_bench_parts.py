@@ -79,7 +79,8 @@ def test_bad_cases_are_refused():
 
 
 def test_buffer_sets_leave_the_cache_within_memory():
-    assert buffer_sets(1e6, 1e6, flush_bytes=64e6, cap_bytes=1e12) == 16   # capped at 16
+    assert buffer_sets(1e6, 1e6, flush_bytes=64e6, cap_bytes=1e12) == 64
+    assert buffer_sets(1e3, 1e3, flush_bytes=64e6, cap_bytes=1e12) == 512  # capped at 512
     assert buffer_sets(10e6, 1e6, flush_bytes=64e6, cap_bytes=1e12) == 7
     assert buffer_sets(1e9, 1e9, flush_bytes=64e6, cap_bytes=1e12) == 2    # rotate anyway
     assert buffer_sets(1e9, 1e9, flush_bytes=64e6, cap_bytes=3e9) == 1     # memory first

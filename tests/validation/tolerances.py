@@ -1,10 +1,14 @@
 """Asserted error tolerances of predictions vs measurements, kept in one place.
 
-Set from the results, not tuned to them: the committed CPU data was measured on a shared 2-core
-VM while other work ran (median relative IQR 8-14% per class, up to 50% on some kernels), so
-the bounds are loose. Tighten them when cleaner data lands.
+Set from the results, not tuned to them. The committed 2-core CPU set (2026-11-28, idle host,
+freed pages reused, caches flushed) shows a median relative IQR of 7-15% per kernel class on
+this VM, and held-out errors of: all classes 27%, GEMM 21%; whole-model steps median 13%,
+worst 33% (Llama-shaped decode). The bounds leave room for that noise.
 """
 
-# Held-out kernels of the committed CPU set, median absolute percentage error.
-CPU_HELD_OUT_MEDIAN_APE_PCT = 40.0         # all classes together (observed ~25%)
-CPU_HELD_OUT_GEMM_MEDIAN_APE_PCT = 30.0    # GEMMs (observed ~21%)
+# Held-out kernels of the committed 2-core CPU set, median absolute percentage error.
+CPU_HELD_OUT_MEDIAN_APE_PCT = 35.0         # all classes together (observed 27%)
+CPU_HELD_OUT_GEMM_MEDIAN_APE_PCT = 30.0    # GEMMs (observed 21%)
+# Whole-model steps (un-instrumented forward, decode and training steps) of the same set.
+CPU_MODEL_STEP_MEDIAN_APE_PCT = 25.0       # median over the steps the spec can price (13%)
+CPU_MODEL_STEP_WORST_APE_PCT = 50.0        # worst of them (33%)
