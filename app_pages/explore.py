@@ -1,7 +1,9 @@
-"""Explore: open an `archsim sweep` results folder, filter by any axis, scatter any two metrics
-with the cost/latency Pareto front marked, and pick a point to see its full row.
+"""Explore: open an `archsim sweep` results folder, filter by any axis (the parallel plan
+too), scatter any two metrics with the cost/latency Pareto front marked, and pick a point to see
+its full row.
 
-The front is `simulator.sweep_summary.pareto_front`'s (per model and phase, cost against time).
+The front is `simulator.sweep_summary.pareto_front`'s (per model and phase, cost against time;
+a plan's cost covers all its GPUs).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages import png, state, tables
-from simulator.sweep_summary import AXES, pareto_front
+from simulator.sweep_summary import AXES, axes_of, pareto_front
 
 _NOT_METRICS = {"chunk", "feasible", "error"}
 FRONT, OTHER = "Pareto front (cost vs time)", "other points"
@@ -35,8 +37,9 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 def mark_front(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with a `front` column: on the sweep's Pareto front or not."""
     front = pareto_front(frame)
-    keys = set(map(tuple, front[AXES].astype(str).to_numpy()))
-    on = [tuple(r) in keys for r in frame[AXES].astype(str).to_numpy()]
+    axes = axes_of(frame)
+    keys = set(map(tuple, front[axes].astype(str).to_numpy()))
+    on = [tuple(r) in keys for r in frame[axes].astype(str).to_numpy()]
     return frame.assign(front=[FRONT if x else OTHER for x in on])
 
 

@@ -10,10 +10,11 @@ _FRONT_ROWS = 12
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sweep", help="sweep a grid of models, shapes, devices, variants and "
-                                     "precisions into a Parquet results folder")
+    p = sub.add_parser("sweep", help="sweep a grid of models, shapes, devices, parallel plans, "
+                                     "variants and precisions into a Parquet results folder")
     p.add_argument("--grid", required=True, metavar="GRID.yaml",
-                   help="the axes (see examples/grid.yaml)")
+                   help="the axes (see examples/grid.yaml, and examples/grid-plans.yaml for "
+                        "multi-GPU plans)")
     p.add_argument("--out", required=True, metavar="RESULTS.parquet",
                    help="results folder (a Parquet dataset, one file per chunk); run again "
                         "to resume an interrupted sweep")
@@ -43,18 +44,19 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{len(run.frame):,} points in {args.out} ({run.computed} of {run.chunks} chunks "
           f"computed now, {run.elapsed_s:.1f} s)")
     print_table("Best point per model and metric",
-                ["model", "metric", "value", "phase", "batch", "seq/ctx", "device",
+                ["model", "metric", "value", "phase", "batch", "seq/ctx", "device", "plan",
                  "precision", "variant"],
                 [(r.model, r.metric, f"{r.value:.4g}", r.phase, r.batch,
-                  r.context or r.seq, r.device, r.precision, r.variant)
+                  r.context or r.seq, r.device, r.plan, r.precision, r.variant)
                  for r in best.itertuples()], right_align_from=2)
     for (model, phase), group in front.groupby(["model", "phase"], sort=False):
         shown = group.head(_FRONT_ROWS)
         more = f" (first {_FRONT_ROWS} of {len(group)})" if len(group) > _FRONT_ROWS else ""
-        print_table(f"Pareto front, {model} {phase}: $/1M tokens against latency{more}",
-                    ["latency ms", "$/1M tok", "batch", "seq/ctx", "device", "precision",
-                     "variant"],
+        print_table(f"Pareto front, {model} {phase}: $/1M tokens (all GPUs) against latency"
+                    f"{more}",
+                    ["latency ms", "$/1M tok", "batch", "seq/ctx", "device", "plan",
+                     "precision", "variant"],
                     [(f"{r.time_s * 1e3:.3f}", f"{r.usd_per_1m_tokens:.4f}", r.batch,
-                      r.context or r.seq, r.device, r.precision, r.variant)
+                      r.context or r.seq, r.device, r.plan, r.precision, r.variant)
                      for r in shown.itertuples()], right_align_from=0)
     return 0

@@ -191,6 +191,17 @@ class System:
     def num_devices(self) -> int:
         return self.devices_per_node * self.nodes
 
+    def scaled(self, **factors: float) -> System:
+        """A what-if copy: the device scaled (`DeviceSpec.scaled`) and every link level's
+        bandwidth times the `link` factor."""
+        changed = {k: float(v) for k, v in factors.items() if float(v) != 1.0}
+        if not changed:
+            return self
+        link = changed.get("link", 1.0)
+        levels = tuple(replace(lv, bw_bytes_per_s=lv.bw_bytes_per_s * link)
+                       for lv in self.levels) if link != 1.0 else self.levels
+        return replace(self, device=self.device.scaled(**changed), levels=levels)
+
     def level_for(self, group_span: int) -> LinkLevel:
         """The slowest level a group spanning `group_span` consecutive devices crosses."""
         for level in self.levels:

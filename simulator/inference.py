@@ -30,7 +30,7 @@ from simulator.pipeline import per_stage
 from simulator.precision import Precision
 from simulator.roofline import price
 from simulator.sharding import ShardSpec, shard
-from simulator.sharding_roles import roles_of
+from simulator.sharding_roles import OpRoles, roles_of
 from simulator.simulate import resolve_profile
 from simulator.training_memory import param_slots, stage_params_per_gpu
 from workloads.op import Phase, Workload
@@ -138,7 +138,16 @@ def step_time(w: Workload, system: System, plan: Plan, options: InferOptions,
     t = price(shard(a, r, spec), system.device, profile, w.dtype, options.precision)
     layers, pp = w.model.layers, plan.pp
     compute = float(per_stage(np.bincount(r.slot, t.time_s, layers + 2), layers, pp).sum())
-    scale = options.precision.activations.bits / w.dtype.bits
+    comm = step_comm_s(w, r, system, plan, options.precision, profile)
+    busy = float(np.maximum(t.compute_s, t.memory_s).sum()) / pp
+    return StepTime(time_s=compute + comm, comm_s=comm, busy_s=busy)
+
+
+def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: Precision,
+                profile: EfficiencyProfile) -> float:
+    """A forward step's communication: TP all-reduces, EP dispatch and combine beyond the TP
+    group, pipeline sends (each with one kernel overhead per collective)."""
+    scale = precision.activations.bits / w.dtype.bits
     overhead = profile.kernel_overhead_s
     comm = 0.0
     rows = np.flatnonzero(r.tp_fwd_bytes)
@@ -151,12 +160,12 @@ def step_time(w: Workload, system: System, plan: Plan, options: InferOptions,
         sizes = r.ep_bytes[rows] * scale / plan.tp * plan.expert_imbalance
         comm += 2 * float(collective_costs(system, "all_to_all", sizes, plan.ep).time_s.sum()
                           + overhead * rows.size)
-    if pp > 1:
-        boundary = w.tokens * w.model.hidden_size * options.precision.activations.bytes
-        hop = collective_time_s(system, "send_recv", boundary, pp, plan.tp * plan.dp).time_s
-        comm += (pp - 1) * (hop + overhead)
-    busy = float(np.maximum(t.compute_s, t.memory_s).sum()) / pp
-    return StepTime(time_s=compute + comm, comm_s=comm, busy_s=busy)
+    if plan.pp > 1:
+        boundary = w.tokens * w.model.hidden_size * precision.activations.bytes
+        hop = collective_time_s(system, "send_recv", boundary, plan.pp,
+                                plan.tp * plan.dp).time_s
+        comm += (plan.pp - 1) * (hop + overhead)
+    return comm
 
 
 def _footprint(ws: InferenceWorkloads, system: System, plan: Plan, options: InferOptions

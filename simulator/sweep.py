@@ -1,7 +1,7 @@
-"""Design-space sweeps: a grid of models x shapes x devices x variants x precisions.
+"""Design-space sweeps: a grid of models x shapes x devices x plans x variants x precisions.
 
-Each chunk (one workload shape) is traced once and priced on all its devices, variants and
-precisions by broadcasting (`sweep_eval`). Chunks run in this process, on a local process
+Each chunk (one workload shape) is traced once and priced on all its devices, parallel plans,
+variants and precisions by broadcasting (`sweep_eval`, `sweep_plans`). Chunks run in this process, on a local process
 pool, or on Dask (`sweep_dask`); each finished chunk is written to the results folder at once
 (`sweep_store`), so a sweep that stops resumes where it stopped.
 

@@ -2,7 +2,8 @@
 
 Rows are variants (V), columns are kernels (n): every (V, n) array repeats the arithmetic of
 `roofline.price` and `simulate` in the same order, so each point equals the single
-`simulate(workload, device.scaled(**variant), options)` call to the last bit.
+`simulate(workload, device.scaled(**variant), options)` call to the last bit. A chunk's
+multi-GPU plans are priced on the same arrays by `sweep_plans`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from simulator.memory import Recompute, footprint, max_batch
 from simulator.precision import Precision
 from simulator.roofline import ATTN_CODE, BOUNDS, VIEW_CODE, dequant_flops, peaks, scaled_bytes
 from simulator.simulate import SimOptions, recompute_rows, resolve_profile
-from simulator.sweep_grid import VARIANT_FACTORS, ChunkKey, Grid, variant_label
+from simulator.sweep_grid import (
+    SINGLE,
+    VARIANT_FACTORS,
+    ChunkKey,
+    Grid,
+    plan_label,
+    variant_label,
+)
 from workloads.op import Pass, Phase, Workload
 
 _OPTIMIZER = PASSES.index(Pass.OPTIMIZER)
@@ -37,6 +45,7 @@ class Factors:
     vector: np.ndarray
     mem_bw: np.ndarray
     mem_capacity: np.ndarray
+    link: np.ndarray
     price: np.ndarray
     power: np.ndarray
 
@@ -47,7 +56,7 @@ class Factors:
 
 
 @dataclass(frozen=True)
-class _Base:
+class KernelInputs:
     """Per-op inputs that do not change across variants of one device at one precision."""
 
     flops: np.ndarray
@@ -99,7 +108,8 @@ def _follows(base: np.ndarray, by_matrix: np.ndarray, by_vector: np.ndarray) -> 
     return np.stack([by_matrix != base, by_vector != base], axis=1)
 
 
-def _base(a: OpArrays, w: Workload, device: DeviceSpec, profile, precision: Precision) -> _Base:
+def kernel_inputs(a: OpArrays, w: Workload, device: DeviceSpec, profile,
+                  precision: Precision) -> KernelInputs:
     traced = w.dtype
     mp, vp = peaks(a, device, traced, precision, profile)
     # Probe which spec table each op's peak comes from (vector ops on TPUs use a matrix peak).
@@ -109,11 +119,12 @@ def _base(a: OpArrays, w: Workload, device: DeviceSpec, profile, precision: Prec
                    attention_efficiency(a.m, a.n, a.k, a.batch, device.compute_units, profile),
                    gemm_efficiency(a.m, a.n, a.k, a.batch, device.compute_units, profile))
     moved = scaled_bytes(a, traced, precision)
-    return _Base(flops=a.flops, on_matrix=a.on_matrix, view=a.kind == VIEW_CODE,
-                 matrix_peak=mp, vector_peak=vp, matrix_follows=_follows(mp, mp_m, mp_v),
-                 vector_follows=_follows(vp, vp_m, vp_v), eff=eff,
-                 extra_flops=dequant_flops(a, traced, precision, profile), moved=moved,
-                 mem_eff=memory_efficiency(moved, profile))
+    return KernelInputs(flops=a.flops, on_matrix=a.on_matrix, view=a.kind == VIEW_CODE,
+                        matrix_peak=mp, vector_peak=vp,
+                        matrix_follows=_follows(mp, mp_m, mp_v),
+                        vector_follows=_follows(vp, vp_m, vp_v), eff=eff,
+                        extra_flops=dequant_flops(a, traced, precision, profile), moved=moved,
+                        mem_eff=memory_efficiency(moved, profile))
 
 
 def _scaled_peak(peak: np.ndarray, follows: np.ndarray, f: Factors) -> np.ndarray:
@@ -123,7 +134,7 @@ def _scaled_peak(peak: np.ndarray, follows: np.ndarray, f: Factors) -> np.ndarra
     return peak * k
 
 
-def _op_times(b: _Base, device: DeviceSpec, profile, f: Factors):
+def op_times(b: KernelInputs, device: DeviceSpec, profile, f: Factors):
     """The (V, u) arrays of `roofline.price` for distinct kernels, in its order of operations."""
     on_matrix = b.on_matrix
     matrix_rate = _scaled_peak(b.matrix_peak, b.matrix_follows, f) * b.eff
@@ -142,7 +153,7 @@ def _op_times(b: _Base, device: DeviceSpec, profile, f: Factors):
     return compute_s, memory_s, overhead_s, busy + overhead_s, bound, busy
 
 
-def _row_sums(per_kernel: np.ndarray, columns: np.ndarray) -> np.ndarray:
+def row_sums(per_kernel: np.ndarray, columns: np.ndarray) -> np.ndarray:
     """Expand (V, u) to the (V, n) kernels in order and sum each row.
 
     C order, so each row sums pairwise in the same order as the 1-D sums in `simulate`."""
@@ -173,13 +184,14 @@ def _usd_per_hour(device: DeviceSpec, watts: np.ndarray, f: Factors,
     return capital + watts * options.pue * _SECONDS_PER_HOUR / _J_PER_KWH * options.usd_per_kwh
 
 
-def _cost(device: DeviceSpec, time_s: np.ndarray, busy_s: np.ndarray, tokens: float,
-          f: Factors, options: CostOptions) -> dict[str, np.ndarray]:
-    """`cost.summarize` for one device per point, vectorized."""
+def cost_columns(device: DeviceSpec, time_s: np.ndarray, busy_s: np.ndarray, tokens: float,
+                 f: Factors, options: CostOptions, devices: int = 1) -> dict[str, np.ndarray]:
+    """`cost.summarize` per point, vectorized: power, energy and dollars of all `devices`."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        watts = _power_w(device, np.where(time_s > 0, busy_s / time_s, 0.0), f, options)
+        one = _power_w(device, np.where(time_s > 0, busy_s / time_s, 0.0), f, options)
+        watts = one * devices
         energy = watts * time_s
-        hourly = _usd_per_hour(device, watts, f, options)
+        hourly = _usd_per_hour(device, one, f, options) * devices
         usd_1m = hourly / _SECONDS_PER_HOUR * time_s / tokens * 1e6 if tokens > 0 \
             else np.full(len(time_s), np.nan)
         jpt = energy / tokens if tokens > 0 else np.full(len(time_s), np.nan)
@@ -199,27 +211,27 @@ def evaluate_device(w: Workload, device: DeviceSpec, variants: list[dict[str, fl
     f = variants if isinstance(variants, Factors) else Factors.of(variants)
     d = distinct or distinct_ops(a)
     inverse, counts = d.inverse, d.counts
-    b = _base(d.ops, w, device, profile, precision)
-    compute_s, memory_s, overhead_s, time_s, bound, busy = _op_times(b, device, profile, f)
+    b = kernel_inputs(d.ops, w, device, profile, precision)
+    compute_s, memory_s, overhead_s, time_s, bound, busy = op_times(b, device, profile, f)
     train = w.phase is Phase.TRAIN
     recompute = recompute_rows(a, options.recompute) if train else np.zeros(len(a), bool)
-    recompute_s = _row_sums(time_s, inverse[recompute])
-    total_s = _row_sums(time_s, inverse) + recompute_s
-    busy_s = _row_sums(busy, inverse) + recompute_s
+    recompute_s = row_sums(time_s, inverse[recompute])
+    total_s = row_sums(time_s, inverse) + recompute_s
+    busy_s = row_sums(busy, inverse) + recompute_s
     flops = (b.flops + b.extra_flops)[inverse]
     capacity = device.mem_capacity_bytes * f.mem_capacity
     mem = footprint(a, w, precision, device.mem_capacity_bytes, options.recompute)
     out = {
-        "time_s": total_s, "compute_s": _row_sums(compute_s, inverse),
-        "memory_s": _row_sums(memory_s, inverse),
+        "time_s": total_s, "compute_s": row_sums(compute_s, inverse),
+        "memory_s": row_sums(memory_s, inverse),
         "overhead_s": np.full(len(total_s), float(overhead_s[inverse].sum())),
-        "recompute_s": recompute_s, "bound": _bound(time_s, bound, counts),
+        "recompute_s": recompute_s, "bound": dominant_bound(time_s, bound, counts),
         "flops": np.full(len(f.matrix), float(flops.sum() + flops[recompute].sum())),
         "bytes": np.full(len(f.matrix), float(b.moved[inverse].sum())),
         "memory_bytes": np.full(len(f.matrix), mem.total_bytes),
         "memory_capacity_bytes": capacity, "feasible": mem.total_bytes <= capacity,
         "tokens_per_s": w.tokens / total_s,
-        **_cost(device, total_s, busy_s, w.tokens, f, options.cost),
+        **cost_columns(device, total_s, busy_s, w.tokens, f, options.cost),
     }
     model_flops = float(a.flops[a.pass_ != _OPTIMIZER].sum())
     peak = device.matrix_peak(precision.activations) * f.matrix
@@ -229,7 +241,7 @@ def evaluate_device(w: Workload, device: DeviceSpec, variants: list[dict[str, fl
     return out
 
 
-def _bound(time_s: np.ndarray, bound: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def dominant_bound(time_s: np.ndarray, bound: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The bound holding the largest share of each variant's time.
 
     NB: shares are summed as count x time per distinct kernel; only near-exact ties can differ
@@ -251,46 +263,64 @@ METRICS = ("time_s", "compute_s", "memory_s", "overhead_s", "recompute_s", "boun
            "bytes", "memory_bytes", "memory_capacity_bytes", "feasible", "tokens_per_s",
            "power_w", "energy_j", "j_per_token", "usd_per_hour", "usd_per_1m_tokens", "mfu",
            "max_batch")
+COLUMNS = (*METRICS, "comm_s")   # every point's metrics: comm_s is 0 on one device
 
 
-def _failed(n: int) -> dict[str, np.ndarray]:
-    """A device that cannot run a precision at all: the points stay, with the reason."""
+def failed(n: int) -> dict[str, np.ndarray]:
+    """A point that cannot run at all (a precision the device lacks, an impossible plan): the
+    points stay, with the reason in `error`."""
     out = {m: np.full(n, np.nan) for m in METRICS}
     out.update(bound=np.full(n, "", dtype=object), feasible=np.zeros(n, bool),
-               max_batch=np.full(n, -1, dtype=np.int64))
+               max_batch=np.full(n, -1, dtype=np.int64), comm_s=np.full(n, np.nan))
     return out
 
 
+def _single(w: Workload, device: DeviceSpec, factors: Factors, options: SimOptions,
+            distinct: Distinct) -> tuple[dict[str, np.ndarray], str]:
+    """The single-device points (the default plan): `simulate`, no communication."""
+    try:
+        out = evaluate_device(w, device, factors, options, distinct)
+    except ValueError as e:
+        return failed(len(factors.matrix)), str(e)
+    return {**out, "comm_s": np.zeros(len(factors.matrix))}, ""
+
+
 def evaluate_chunk(grid: Grid, key: ChunkKey):
-    """All points of one workload shape as a DataFrame: devices x precisions x variants."""
+    """All points of one workload shape as a DataFrame: devices x plans x precisions x
+    variants."""
     import pandas as pd
 
     from hwspecs import load_device
+    from simulator.sweep_plans import PlanPoints
     from workloads import get_workload
 
     w = get_workload(key.model, key.phase, key.batch, key.seq, key.context)
     n = len(grid.variants)
     factors = Factors.of([dict(v) for v in grid.variants])
     distinct = distinct_ops(to_arrays(w))
+    plans = PlanPoints(grid, key, w, factors)
     labels = np.array([variant_label(v) for v in grid.variants], dtype=object)
     parts = []
     for ref in grid.devices:
         device = load_device(ref)
-        for precision in grid.precisions:
-            options = SimOptions(precision=precision, ideal=grid.ideal,
-                                 recompute=Recompute.parse(grid.recompute),
-                                 cost=grid.cost_options())
-            try:
-                metrics, error = evaluate_device(w, device, factors, options, distinct), ""
-            except ValueError as e:
-                metrics, error = _failed(n), str(e)
-            parts.append({
-                "chunk": np.full(n, key.index), "model": np.full(n, key.model, object),
-                "phase": np.full(n, key.phase, object), "batch": np.full(n, key.batch),
-                "seq": np.full(n, key.seq), "context": np.full(n, key.context),
-                "device": np.full(n, device.name, object),
-                "precision": np.full(n, precision.label, object), "variant": labels,
-                **{name: getattr(factors, name) for name in VARIANT_FACTORS},
-                "tokens": np.full(n, w.tokens), **metrics,
-                "error": np.full(n, error, object)})
+        for item in grid.plans:
+            options = [SimOptions(precision=precision, ideal=grid.ideal,
+                                  recompute=Recompute.parse(grid.recompute),
+                                  cost=grid.cost_options()) for precision in grid.precisions]
+            if item == SINGLE:
+                gpus, tokens = 1, w.tokens
+                points = [_single(w, device, factors, o, distinct) for o in options]
+            else:
+                gpus, tokens, points = plans.points(ref, item, options)
+            for precision, (metrics, error) in zip(grid.precisions, points, strict=True):
+                parts.append({
+                    "chunk": np.full(n, key.index), "model": np.full(n, key.model, object),
+                    "phase": np.full(n, key.phase, object), "batch": np.full(n, key.batch),
+                    "seq": np.full(n, key.seq), "context": np.full(n, key.context),
+                    "device": np.full(n, device.name, object),
+                    "plan": np.full(n, plan_label(item), object), "gpus": np.full(n, gpus),
+                    "precision": np.full(n, precision.label, object), "variant": labels,
+                    **{name: getattr(factors, name) for name in VARIANT_FACTORS},
+                    "tokens": np.full(n, tokens), **{m: metrics[m] for m in COLUMNS},
+                    "error": np.full(n, error, object)})
     return pd.DataFrame({c: np.concatenate([p[c] for p in parts]) for c in parts[0]})

@@ -1,7 +1,12 @@
 """A sweep's grid: the axes read from GRID.yaml, validated, and cut into chunks.
 
 A chunk is one workload shape (model, phase, batch, seq, context): it is traced (or re-shaped
-from the trace cache) once and priced on every device x variant x precision of the grid.
+from the trace cache) once and priced on every device x plan x precision x variant of the grid.
+
+A plan is a mapping of `simulator.parallel.Plan` fields ({tp: 4, pp: 2}); the grid's batch is
+per data-parallel replica, so a training plan's global batch is batch x dp, and its micro-batch
+is the whole replica batch unless the plan names one. Without a `plans` key every point is one
+device, as `simulate` prices it (`SINGLE`).
 """
 
 from __future__ import annotations
@@ -16,13 +21,21 @@ import yaml
 
 from simulator.cost import CostOptions
 from simulator.memory import Recompute
+from simulator.parallel import Plan, Schedule
 from simulator.precision import Precision
 
-# NB: `link` is left out: a single-device sweep has no communication for it to change.
-VARIANT_FACTORS = ("matrix", "vector", "mem_bw", "mem_capacity", "price", "power")
+# `link` scales every link level of a plan's system (it changes nothing on one device).
+VARIANT_FACTORS = ("matrix", "vector", "mem_bw", "mem_capacity", "link", "price", "power")
 PHASES = ("prefill", "decode", "train")
+# The Plan fields a grid's plan may set (batch and recompute come from the grid's own axes).
+PLAN_KEYS = ("tp", "pp", "dp", "cp", "ep", "sp", "vp", "zero", "micro_batch", "schedule",
+             "expert_imbalance")
+_PLAN_INTS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "micro_batch")
 _LIST_KEYS = ("models", "phases", "batch", "seq", "context", "devices", "precisions")
-_KEYS = {*_LIST_KEYS, "variants", "ideal", "pricing", "recompute"}
+_KEYS = {*_LIST_KEYS, "variants", "plans", "ideal", "pricing", "recompute"}
+
+PlanItem = tuple[tuple[str, Any], ...]   # (field, value) pairs in PLAN_KEYS order
+SINGLE: PlanItem = ()                    # one device, priced as `simulate` prices it
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,7 @@ class Grid:
     ideal: bool = False
     pricing: str = "rent"
     recompute: str = "none"
+    plans: tuple[PlanItem, ...] = (SINGLE,)
 
     def chunks(self) -> list[ChunkKey]:
         keys = []
@@ -66,7 +80,7 @@ class Grid:
 
     @property
     def points_per_chunk(self) -> int:
-        return len(self.devices) * len(self.variants) * len(self.precisions)
+        return len(self.devices) * len(self.plans) * len(self.variants) * len(self.precisions)
 
     @property
     def num_points(self) -> int:
@@ -82,6 +96,7 @@ class Grid:
             "batch": list(self.batch), "seq": list(self.seq), "context": list(self.context),
             "devices": list(self.devices),
             "variants": [dict(v) for v in self.variants],
+            "plans": [dict(p) for p in self.plans],
             "precisions": [p.label for p in self.precisions],
             "ideal": self.ideal, "pricing": self.pricing, "recompute": self.recompute,
         }
@@ -92,6 +107,32 @@ class Grid:
 
 def variant_label(variant: tuple[tuple[str, float], ...]) -> str:
     return ",".join(f"{k}x{v:g}" for k, v in variant) or "base"
+
+
+def plan_label(item: PlanItem) -> str:
+    """'tp4 pp2 dp1', then the other fields the plan sets: 'tp8 pp1 dp1 ep8 zero1 mb2'."""
+    fields = dict(item)
+    parts = [f"{k}{fields.get(k, 1)}" for k in ("tp", "pp", "dp")]
+    for key in PLAN_KEYS[3:]:
+        if key not in fields:
+            continue
+        value = fields[key]
+        short = {"micro_batch": "mb", "expert_imbalance": "imbalance"}.get(key, key)
+        parts.append(key if value is True else str(value) if key == "schedule"
+                     else f"{short}{value:g}")
+    return " ".join(parts)
+
+
+def plan_for(item: PlanItem, phase: str, batch: int, recompute: str) -> Plan:
+    """The Plan of a grid plan at one workload shape (see the module doc for the batch)."""
+    fields = dict(item)
+    schedule = fields.pop("schedule", None)
+    if phase != "train":
+        return Plan(**fields, schedule=Schedule.parse(schedule) if schedule else None)
+    fields.setdefault("micro_batch", batch)
+    return Plan(**fields, global_batch=batch * fields.get("dp", 1),
+                recompute=Recompute.parse(recompute),
+                schedule=Schedule.parse(schedule) if schedule else None)
 
 
 def load_grid(path: str | Path) -> Grid:
@@ -131,9 +172,10 @@ def grid_from_dict(raw: Any, where: str = "grid") -> Grid:
         ideal=_bool(raw.get("ideal", False), "ideal", where),
         pricing=str(raw.get("pricing", "rent")),
         recompute=Recompute.parse(str(raw.get("recompute", "none"))).value,
+        plans=_plans(raw["plans"], where) if "plans" in raw else (SINGLE,),
     )
     CostOptions(pricing=grid.pricing)  # raises the clear "unknown pricing" error
-    for key in ("models", "devices", "precisions"):
+    for key in ("models", "devices", "precisions", "plans"):
         values = [str(v) for v in grid.to_dict()[key]]
         if len(set(values)) != len(values):
             raise ValueError(f"{where}: '{key}' lists a value twice")
@@ -204,3 +246,56 @@ def _precision(value: Any, where: str) -> Precision:
     raise ValueError(f"{where}: a precision is a dtype name or a mapping with dtype, weights, "
                      f"kv, sparse; not {value!r}")
 
+
+def _plans(raw: Any, where: str) -> tuple[PlanItem, ...]:
+    """[{tp: 8}, {tp: 4, pp: 2}, {tp: 2, dp: 4, zero: 1}]: Plan fields, defaults left out."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise ValueError(f"{where}: 'plans' must list at least one plan, e.g. [{{tp: 8}}]")
+    return tuple(_plan(item, where) for item in items)
+
+
+def _plan(item: Any, where: str) -> PlanItem:
+    if item is None:
+        item = {}
+    if not isinstance(item, dict):
+        raise ValueError(f"{where}: a plan is a mapping of plan fields like {{tp: 4, pp: 2}}, "
+                         f"not {item!r}")
+    unknown = set(item) - set(PLAN_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: plan {item} has unknown field(s) "
+                         f"{', '.join(sorted(map(str, unknown)))}; use {', '.join(PLAN_KEYS)} "
+                         "(the grid's batch and recompute set the rest)")
+    problem = _plan_problem(item)
+    if problem is None:
+        try:
+            plan_for(tuple(item.items()), "train", 1, "none")
+        except ValueError as e:
+            problem = str(e)
+    if problem is not None:
+        raise ValueError(f"{where}: bad plan {item}: {problem}")
+    defaults = Plan()
+    # A micro-batch stays even at 1: left out, it means the whole replica batch.
+    return tuple((k, _canonical(k, item[k])) for k in PLAN_KEYS
+                 if k in item and (k == "micro_batch" or item[k] != getattr(defaults, k)))
+
+
+def _plan_problem(item: dict) -> str | None:
+    for key in _PLAN_INTS:
+        value = item.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{key} must be a whole number, not {value!r}"
+    if not isinstance(item.get("sp", False), bool):
+        return f"sp must be true or false, not {item['sp']!r}"
+    value = item.get("expert_imbalance", 1.0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expert_imbalance must be a number, not {value!r}"
+    if not isinstance(item.get("schedule", ""), str):
+        return f"schedule must be 1f1b or interleaved, not {item['schedule']!r}"
+    return None
+
+
+def _canonical(key: str, value: Any) -> Any:
+    if key == "schedule":
+        return Schedule.parse(value).value
+    return float(value) if key == "expert_imbalance" else value

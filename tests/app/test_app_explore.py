@@ -58,3 +58,24 @@ def test_not_a_results_folder_is_a_message(make_app, tmp_path):
     at = _explore(make_app, ex_folder=str(tmp_path))
     assert len(at.error) == 1 and "not a sweep results folder" in at.error[0].value
     assert not at.dataframe
+
+
+def test_the_plan_is_a_filter(make_app, small_model, tmp_path):
+    grid = grid_from_dict({"models": [small_model], "phases": ["decode"], "batch": [2],
+                           "context": [SEQ], "devices": ["h100-sxm"],
+                           "plans": [{}, {"tp": 2}, {"tp": 2, "dp": 2}],
+                           "variants": {"link": [0.5, 1]}})
+    out = tmp_path / "plans"
+    run_sweep(grid, out, workers=1, progress=False)
+    frame = pd.read_parquet(out)
+    at = _explore(make_app, ex_folder=str(out))
+    plans = at.multiselect(key="in_ex_f_plan")
+    assert sorted(plans.options) == ["tp1 pp1 dp1", "tp2 pp1 dp1", "tp2 pp1 dp2"]
+    plans.set_value(["tp2 pp1 dp2"])
+    at.run()
+    assert not at.exception
+    part = frame[frame["plan"] == "tp2 pp1 dp2"]
+    points = at.dataframe[0].value
+    assert sorted(points["time_s"]) == sorted(part["time_s"]) and (points["gpus"] == 4).all()
+    on = points[points["front"].str.startswith("Pareto")]
+    assert len(on) >= 1 and sorted(on["time_s"]) == sorted(pareto_front(part)["time_s"])

@@ -55,7 +55,7 @@ def test_the_fingerprint_tells_grids_apart():
     ({**BASE, "phases": ["serve"]}, "unknown phase 'serve'"),
     ({**BASE, "batch": [0]}, "'batch' must be positive"),
     ({**BASE, "seq": [128, 128]}, "'seq' lists a value twice"),
-    ({**BASE, "variants": {"link": [2]}}, "unknown variant factor 'link'"),
+    ({**BASE, "variants": {"nic": [2]}}, "unknown variant factor 'nic'"),
     ({**BASE, "variants": {"mem_bw": [-1]}}, "'mem_bw' needs distinct positive"),
     ({**BASE, "variants": [0.5]}, "'variants' must map"),
     ({**BASE, "precisions": ["fp7"]}, "bad precision 'fp7'"),
