@@ -91,12 +91,14 @@ def _transfer(args) -> list[dict]:
 
     table = transfer_table([load_set(f) for f in (args.measured or shipped_sets())])
     if not args.json:
-        print_table("Profile transfer: held-out error of a profile fitted on another device",
-                    ["fitted on", "applied to", "kernel", "cases", "median |err| %",
-                     "p90 |err| %", "own profile median %", "own p90 %"],
-                    [(_short(r.fitted_on), _short(r.applied_to), r.kernel, r.cases, f"{r.median_ape_pct:.1f}",
-                      f"{r.p90_ape_pct:.1f}", f"{r.median_ape_pct_own:.1f}",
-                      f"{r.p90_ape_pct_own:.1f}") for r in table.itertuples()])
+        for (source, target), rows in table.groupby(["fitted_on", "applied_to"], sort=False):
+            print_table(f"Profile fitted on {_short(source)} applied to {_short(target)} "
+                        "(held-out kernels of the latter)",
+                        ["kernel", "cases", "median |err| %", "p90 |err| %",
+                         "own profile median %", "own p90 %"],
+                        [(r.kernel, r.cases, f"{r.median_ape_pct:.1f}", f"{r.p90_ape_pct:.1f}",
+                          f"{r.median_ape_pct_own:.1f}", f"{r.p90_ape_pct_own:.1f}")
+                         for r in rows.itertuples()])
     return table.to_dict(orient="records")
 
 
