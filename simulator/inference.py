@@ -20,16 +20,16 @@ from typing import Any
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.arrays import to_arrays
 from simulator.comm import collective_costs, collective_time_s
 from simulator.cost import CostOptions, CostSummary, summarize
+from simulator.distinct import sharded
 from simulator.efficiency import EfficiencyProfile
 from simulator.memory import Footprint
 from simulator.parallel import Plan, check_plan
 from simulator.pipeline import per_stage
 from simulator.precision import Precision
 from simulator.roofline import price
-from simulator.sharding import ShardSpec, shard
+from simulator.sharding import ShardSpec
 from simulator.sharding_roles import OpRoles, roles_of
 from simulator.simulate import resolve_profile
 from simulator.training_memory import param_slots, stage_params_per_gpu
@@ -133,13 +133,16 @@ class InferenceReport:
 def step_time(w: Workload, system: System, plan: Plan, options: InferOptions,
               profile: EfficiencyProfile) -> StepTime:
     """One forward step (prefill or decode) of the whole batch through every stage."""
-    a, r = to_arrays(w), roles_of(w, options.tp_plan)
-    spec = ShardSpec(tp=plan.tp, ep=plan.ep, expert_imbalance=plan.expert_imbalance)
-    t = price(shard(a, r, spec), system.device, profile, w.dtype, options.precision)
+    r = roles_of(w, options.tp_plan)
+    d = sharded(w, r, ShardSpec(tp=plan.tp, ep=plan.ep,
+                                expert_imbalance=plan.expert_imbalance)).distinct
+    # Each distinct kernel priced once, then every kernel in order (sums as over all rows).
+    t = price(d.ops, system.device, profile, w.dtype, options.precision)
     layers, pp = w.model.layers, plan.pp
-    compute = float(per_stage(np.bincount(r.slot, t.time_s, layers + 2), layers, pp).sum())
+    compute = float(per_stage(np.bincount(r.slot, t.time_s[d.inverse], layers + 2), layers,
+                              pp).sum())
     comm = step_comm_s(w, r, system, plan, options.precision, profile)
-    busy = float(np.maximum(t.compute_s, t.memory_s).sum()) / pp
+    busy = float(np.maximum(t.compute_s, t.memory_s)[d.inverse].sum()) / pp
     return StepTime(time_s=compute + comm, comm_s=comm, busy_s=busy)
 
 
@@ -181,8 +184,8 @@ def _footprint(ws: InferenceWorkloads, system: System, plan: Plan, options: Infe
     per_token = facts.kv_bytes_per_token or (w.kv_cache_bytes / cached if cached else 0.0)
     tokens = w.batch * (ws.prefill.seq + ws.output_len)
     kv = tokens * per_token * p.kv_cache.bits / w.dtype.bits / kv_split
-    a = shard(to_arrays(ws.prefill), roles_of(ws.prefill, options.tp_plan),
-              ShardSpec(tp=plan.tp, ep=plan.ep))
+    a = sharded(ws.prefill, roles_of(ws.prefill, options.tp_plan),
+                ShardSpec(tp=plan.tp, ep=plan.ep)).arrays
     # NB: activations are the largest prefill kernel's inputs and outputs, freed right after.
     act = float(((a.act_read_bytes + a.act_write_bytes).max(initial=0.0))
                 * p.activations.bits / ws.prefill.dtype.bits)

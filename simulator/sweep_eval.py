@@ -9,13 +9,13 @@ multi-GPU plans are priced on the same arrays by `sweep_plans`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
 from hwspecs.schema import DeviceSpec
 from simulator.arrays import PASSES, OpArrays, to_arrays
 from simulator.cost import CostOptions
+from simulator.distinct import Distinct, distinct_ops
 from simulator.efficiency import attention_efficiency, gemm_efficiency, memory_efficiency
 from simulator.memory import Recompute, footprint, max_batch
 from simulator.precision import Precision
@@ -72,36 +72,6 @@ class KernelInputs:
     mem_eff: np.ndarray
 
 
-class _DistinctOps(OpArrays):
-    """Distinct kernels whose matrix-unit mask is computed once (pricing asks for it often)."""
-
-    @cached_property
-    def on_matrix(self) -> np.ndarray:
-        return OpArrays.on_matrix.fget(self)
-
-
-@dataclass(frozen=True)
-class Distinct:
-    """The distinct kernels of a workload (layers repeat the same ones): every per-op price
-    depends only on these columns, so each is priced once and mapped back to its rows."""
-
-    ops: OpArrays
-    inverse: np.ndarray   # (n,) row of `ops` for each kernel
-    counts: np.ndarray
-
-
-_PRICE_COLUMNS = ("kind", "flops", "weight_read_bytes", "act_read_bytes", "act_write_bytes",
-                  "kv_read_bytes", "kv_write_bytes", "other_bytes", "compute_dtype", "m", "n",
-                  "k", "batch", "weight_elements")
-
-
-def distinct_ops(a: OpArrays) -> Distinct:
-    table = np.column_stack([getattr(a, c).astype(float) for c in _PRICE_COLUMNS])
-    _, first, inverse, counts = np.unique(table, axis=0, return_index=True,
-                                          return_inverse=True, return_counts=True)
-    ops = _DistinctOps(**{f: getattr(a, f)[first] for f in a.__dataclass_fields__ if f != "names"},
-                   names=tuple(a.names[i] for i in first))
-    return Distinct(ops=ops, inverse=inverse.reshape(-1), counts=counts)
 
 
 def _follows(base: np.ndarray, by_matrix: np.ndarray, by_vector: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ import numpy as np
 
 from hwspecs.schema import System
 from simulator.arrays import to_arrays
+from simulator.distinct import Distinct, distinct_ops
 from simulator.inference import step_comm_s
 from simulator.memory import kv_cache_bytes, transient_activation_bytes
 from simulator.parallel import Plan, check_plan, system_for_gpus
@@ -38,10 +39,8 @@ from simulator.sharding import ShardSpec, shard
 from simulator.sharding_roles import OpRoles, roles_of
 from simulator.simulate import SimOptions, resolve_profile
 from simulator.sweep_eval import (
-    Distinct,
     Factors,
     cost_columns,
-    distinct_ops,
     dominant_bound,
     failed,
     kernel_inputs,

@@ -15,12 +15,13 @@ import numpy as np
 
 from hwspecs.schema import DeviceSpec, System
 from simulator.arrays import KIND_CODE, PASSES
+from simulator.distinct import distinct_ops
 from simulator.efficiency import EfficiencyProfile
 from simulator.parallel import Plan
 from simulator.precision import Precision
 from simulator.sharding import ShardSpec, shard
 from simulator.simulate import SimOptions, resolve_profile
-from simulator.sweep_eval import Factors, distinct_ops, kernel_inputs, op_times
+from simulator.sweep_eval import Factors, kernel_inputs, op_times
 from simulator.sweep_plans import bincount_rows
 from simulator.training import TrainingReport, TrainOptions, evaluate
 from simulator.training_slots import Prepared, SlotTimes
