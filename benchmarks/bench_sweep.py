@@ -31,8 +31,9 @@ def _evaluate_rate(extra_price_steps: int) -> tuple[str, int, float]:
     """Points/s of the vectorized core as a sweep chunk runs it (kernels deduplicated once)."""
     from hwspecs import load_all_devices
     from simulator.arrays import to_arrays
+    from simulator.distinct import distinct_ops
     from simulator.simulate import SimOptions
-    from simulator.sweep_eval import Factors, distinct_ops, evaluate_device
+    from simulator.sweep_eval import Factors, evaluate_device
     from workloads import get_workload
 
     w = get_workload("llama-2-7b", "decode", batch=8, seq=1, context=2048)
