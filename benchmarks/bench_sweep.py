@@ -5,6 +5,8 @@ Target on a 2-core machine: >= 100,000 points/s for a cached workload across dev
 Rows:
   - evaluate: one cached workload priced on every shipped device x 400 spec variants in this
     process (the vectorized core, no I/O);
+  - evaluate plans: the same core on TP / PP plans of one device (sharding, pipeline stages
+    and collectives per link factor included);
   - sweep local / dask: a whole grid end to end (re-shaping cached traces, pricing, Parquet
     writes, worker start-up included) on a 2-process pool and on a 2-worker LocalCluster.
 """
@@ -54,6 +56,38 @@ def _evaluate_rate(extra_price_steps: int) -> tuple[str, int, float]:
     return name, len(devices) * variants, min(runs)
 
 
+PLANS = [{"tp": 2}, {"tp": 4}, {"tp": 8}, {"tp": 4, "pp": 2}]
+
+
+def _plans_rate() -> tuple[str, int, float]:
+    """Points/s of the plans path: a cached Llama-2-70B decode on H100 systems, every plan x
+    variant x link factor, as a sweep chunk prices it (shardings built on the first run)."""
+    from simulator.precision import Precision
+    from simulator.simulate import SimOptions
+    from simulator.sweep_eval import Factors
+    from simulator.sweep_grid import grid_from_dict
+    from simulator.sweep_plans import PlanPoints
+    from workloads import get_workload
+
+    axes = {**VARIANTS, "link": [0.5, 1, 2]}
+    grid = grid_from_dict({"models": ["llama-2-70b"], "phases": ["decode"], "batch": [8],
+                           "context": [2048], "devices": ["h100-sxm"], "plans": PLANS,
+                           "variants": axes})
+    key = grid.chunks()[0]
+    w = get_workload(key.model, key.phase, key.batch, key.seq, key.context)
+    points = PlanPoints(grid, key, w, Factors.of([dict(v) for v in grid.variants]))
+    options = [SimOptions(precision=Precision.parse("bf16"))]
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for item in grid.plans:
+            points.points("h100-sxm", item, options)
+        runs.append(time.perf_counter() - start)
+    n = len(grid.variants)
+    name = f"evaluate plans: 70B decode x {len(PLANS)} plans x {n:,} variants"
+    return name, len(PLANS) * n, min(runs)
+
+
 def _sweep_rate(folder: Path, name: str, **kwargs) -> tuple[int, float]:
     from simulator.sweep import run_sweep
     from simulator.sweep_grid import grid_from_dict
@@ -68,7 +102,7 @@ def main() -> None:
     from simulator.sweep import run_sweep
     from simulator.sweep_grid import grid_from_dict
 
-    rows = [_evaluate_rate(1), _evaluate_rate(10)]
+    rows = [_evaluate_rate(1), _evaluate_rate(10), _plans_rate()]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         # Trace once here so every row below prices cached traces.
