@@ -107,3 +107,14 @@ def to_arrays(workload: Workload) -> OpArrays:
                       names=tuple(op.name for op in ops), **cols)
     workload._archsim_arrays = arrays  # type: ignore[attr-defined]
     return arrays
+
+
+def bincount_rows(ids: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:
+    """`np.bincount(ids, weights=row, minlength=length)` for every row of (V, k) `values`.
+
+    One bincount over the rows laid end to end: each bin adds its values in the same order as
+    the 1-D call, so every row equals it to the last bit."""
+    rows = values.shape[0]
+    flat = (ids[None, :] + length * np.arange(rows)[:, None]).ravel()
+    return np.bincount(flat, weights=np.ascontiguousarray(values).ravel(),
+                       minlength=rows * length).reshape(rows, length)

@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.arrays import to_arrays
+from simulator.arrays import bincount_rows, to_arrays
 from simulator.distinct import Distinct, distinct_ops
 from simulator.inference import step_comm_s
 from simulator.memory import kv_cache_bytes, transient_activation_bytes
@@ -52,17 +52,6 @@ from simulator.training_memory import param_slots, stage_params_per_gpu
 from workloads.op import Workload
 
 Points = list[tuple[dict[str, np.ndarray], str]]   # per precision: (metrics, error)
-
-
-def bincount_rows(ids: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:
-    """`np.bincount(ids, weights=row, minlength=length)` for every row of (V, k) `values`.
-
-    One bincount over the rows laid end to end: each bin adds its values in the same order as
-    the 1-D call, so every row equals it to the last bit."""
-    rows = values.shape[0]
-    flat = (ids[None, :] + length * np.arange(rows)[:, None]).ravel()
-    return np.bincount(flat, weights=np.ascontiguousarray(values).ravel(),
-                       minlength=rows * length).reshape(rows, length)
 
 
 def tp_plan_of(model: str):

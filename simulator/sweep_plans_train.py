@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwspecs.schema import DeviceSpec, System
-from simulator.arrays import KIND_CODE, PASSES
+from simulator.arrays import bincount_rows
 from simulator.distinct import distinct_ops
 from simulator.efficiency import EfficiencyProfile
 from simulator.parallel import Plan
@@ -22,13 +22,9 @@ from simulator.precision import Precision
 from simulator.sharding import ShardSpec, shard
 from simulator.simulate import SimOptions, resolve_profile
 from simulator.sweep_eval import Factors, kernel_inputs, op_times
-from simulator.sweep_plans import bincount_rows
 from simulator.training import TrainingReport, TrainOptions, evaluate
-from simulator.training_slots import Prepared, SlotTimes
-from workloads.op import OpKind, Pass, Workload
-
-_FWD, _BWD = PASSES.index(Pass.FORWARD), PASSES.index(Pass.BACKWARD)
-_ATTN = KIND_CODE[OpKind.ATTENTION]
+from simulator.training_slots import Prepared, SlotTimes, slot_tables
+from workloads.op import Workload
 
 
 class SlotTables:
@@ -68,43 +64,12 @@ class SlotTables:
         return self._optimizer[spec.key]
 
     def _price_main(self, spec: ShardSpec) -> list[SlotTimes]:
-        """`Prepared._price_main` for every variant, in its order of operations."""
+        """`Prepared._price_main` for every variant (`training_slots.slot_tables`)."""
         base = self.base
         a, r, rep = base.compact
         sub = shard(a, r, spec)
         t, busy = self._times(sub)
-        slot, n = r.slot, base.nslots
-        fwd, bwd = sub.pass_ == _FWD, sub.pass_ == _BWD
-        matrix, attn = sub.on_matrix, sub.kind == _ATTN
-        in_layer = sub.layer >= 0
-
-        def rows(values, mask):
-            return bincount_rows(slot[mask], values[:, mask], n)[:, rep]
-
-        def per_slot(values, mask):
-            return np.bincount(slot[mask], weights=values[mask], minlength=n)[rep]
-
-        acts = sub.act_write_bytes * base.act_scale
-        transient = np.zeros(n)
-        np.maximum.at(transient, slot, (sub.act_read_bytes + sub.act_write_bytes)
-                      * base.act_scale)
-        full, selective = fwd & in_layer, fwd & in_layer & ~matrix
-        every = np.ones(len(sub), bool)
-        timed = {"fwd_s": rows(t, fwd), "bwd_s": rows(t, bwd),
-                 "recompute_selective_s": rows(t, selective),
-                 "recompute_full_s": rows(t, full), "fwd_matrix_s": rows(t, fwd & matrix),
-                 "bwd_matrix_s": rows(t, bwd & matrix), "attn_fwd_s": rows(t, fwd & attn),
-                 "attn_bwd_s": rows(t, bwd & attn)}
-        busy_all, busy_full, busy_selective = (rows(busy, every), rows(busy, full),
-                                               rows(busy, selective))
-        fixed = {"fwd_act_bytes": per_slot(acts, fwd),
-                 "fwd_matrix_act_bytes": per_slot(acts, fwd & matrix),
-                 "transient_bytes": transient[rep]}
-        return [SlotTimes(**{k: v[i] for k, v in timed.items()}, **fixed,
-                          busy_s=float(busy_all[i].sum()),
-                          recompute_busy_full_s=float(busy_full[i].sum()),
-                          recompute_busy_selective_s=float(busy_selective[i].sum()))
-                for i in range(len(self.f.matrix))]
+        return slot_tables(sub, r.slot, rep, base.nslots, base.act_scale, t, busy)
 
 
 class VariantPrepared(Prepared):

@@ -15,7 +15,7 @@ from functools import cached_property
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.arrays import KIND_CODE, PASSES, OpArrays, to_arrays
+from simulator.arrays import KIND_CODE, PASSES, OpArrays, bincount_rows, to_arrays
 from simulator.efficiency import EfficiencyProfile
 from simulator.precision import Precision
 from simulator.roofline import price
@@ -111,32 +111,9 @@ class Prepared:
         a, r, rep = self.compact
         sub = shard(a, r, spec)
         t = price(sub, self.system.device, self.profile, self.workload.dtype, self.precision)
-        slot, n = r.slot, self.nslots
-        fwd, bwd = sub.pass_ == _FWD, sub.pass_ == _BWD
-        matrix, attn = sub.on_matrix, sub.kind == _ATTN
-        in_layer = sub.layer >= 0
         busy = np.maximum(t.compute_s, t.memory_s)
-
-        def per_slot(values, mask):
-            return np.bincount(slot[mask], weights=values[mask], minlength=n)[rep]
-
-        acts = sub.act_write_bytes * self.act_scale
-        transient = np.zeros(n)
-        np.maximum.at(transient, slot, (sub.act_read_bytes + sub.act_write_bytes)
-                      * self.act_scale)
-        full, selective = fwd & in_layer, fwd & in_layer & ~matrix
-        every = np.ones(len(sub), bool)
-        return SlotTimes(
-            fwd_s=per_slot(t.time_s, fwd), bwd_s=per_slot(t.time_s, bwd),
-            recompute_selective_s=per_slot(t.time_s, selective),
-            recompute_full_s=per_slot(t.time_s, full),
-            fwd_matrix_s=per_slot(t.time_s, fwd & matrix),
-            bwd_matrix_s=per_slot(t.time_s, bwd & matrix),
-            attn_fwd_s=per_slot(t.time_s, fwd & attn), attn_bwd_s=per_slot(t.time_s, bwd & attn),
-            fwd_act_bytes=per_slot(acts, fwd), fwd_matrix_act_bytes=per_slot(acts, fwd & matrix),
-            transient_bytes=transient[rep], busy_s=float(per_slot(busy, every).sum()),
-            recompute_busy_full_s=float(per_slot(busy, full).sum()),
-            recompute_busy_selective_s=float(per_slot(busy, selective).sum()))
+        return slot_tables(sub, r.slot, rep, self.nslots, self.act_scale, t.time_s[None, :],
+                           busy[None, :])[0]
 
     @cached_property
     def traced_flops(self) -> dict[str, float]:
@@ -197,3 +174,40 @@ def _take_roles(r: OpRoles, rows: np.ndarray) -> OpRoles:
         "fixed_write", "optimizer", "slot", "tp_fwd_bytes", "tp_bwd_bytes", "ep_bytes",
         "cp_kv_bytes")}
     return OpRoles(layers=r.layers, tokens=r.tokens, kv_heads=r.kv_heads, **arrays)
+
+
+def slot_tables(sub: OpArrays, slot: np.ndarray, rep: np.ndarray, nslots: int,
+                act_scale: float, time_rows: np.ndarray, busy_rows: np.ndarray
+                ) -> list[SlotTimes]:
+    """The `SlotTimes` of one sharded micro-batch for each row of (V, kernels) times: one row
+    for a device, one per spec variant for a sweep (the same sums, row by row)."""
+    fwd, bwd = sub.pass_ == _FWD, sub.pass_ == _BWD
+    matrix, attn = sub.on_matrix, sub.kind == _ATTN
+    in_layer = sub.layer >= 0
+
+    def rows(values, mask):
+        return bincount_rows(slot[mask], values[:, mask], nslots)[:, rep]
+
+    def per_slot(values, mask):
+        return np.bincount(slot[mask], weights=values[mask], minlength=nslots)[rep]
+
+    acts = sub.act_write_bytes * act_scale
+    transient = np.zeros(nslots)
+    np.maximum.at(transient, slot, (sub.act_read_bytes + sub.act_write_bytes) * act_scale)
+    full, selective = fwd & in_layer, fwd & in_layer & ~matrix
+    every = np.ones(len(sub), bool)
+    t = time_rows
+    timed = {"fwd_s": rows(t, fwd), "bwd_s": rows(t, bwd),
+             "recompute_selective_s": rows(t, selective), "recompute_full_s": rows(t, full),
+             "fwd_matrix_s": rows(t, fwd & matrix), "bwd_matrix_s": rows(t, bwd & matrix),
+             "attn_fwd_s": rows(t, fwd & attn), "attn_bwd_s": rows(t, bwd & attn)}
+    busy_all, busy_full, busy_selective = (rows(busy_rows, every), rows(busy_rows, full),
+                                           rows(busy_rows, selective))
+    fixed = {"fwd_act_bytes": per_slot(acts, fwd),
+             "fwd_matrix_act_bytes": per_slot(acts, fwd & matrix),
+             "transient_bytes": transient[rep]}
+    return [SlotTimes(**{k: v[i] for k, v in timed.items()}, **fixed,
+                      busy_s=float(busy_all[i].sum()),
+                      recompute_busy_full_s=float(busy_full[i].sum()),
+                      recompute_busy_selective_s=float(busy_selective[i].sum()))
+            for i in range(len(time_rows))]
