@@ -161,10 +161,10 @@ def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_ba
     from simulator.planner import search_training
     from simulator.precision import Precision
     from simulator.training import TrainOptions, prepare
-    from workloads.config import find_config, hf_config
+    from workloads.config import tp_plan_of
 
     system = system_for_gpus(system_ref, gpus)
-    tp_plan = getattr(hf_config(find_config(model_ref)), "base_model_tp_plan", None) or None
+    tp_plan = tp_plan_of(model_ref)
     options = TrainOptions(precision=Precision.parse(dtype), cost=CostOptions(pricing=pricing),
                            tp_plan=tp_plan)
     prep = prepare(workload(model_ref, "train", 1, seq, 0), system, options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from archsim_cli.output import add_json_flag, print_json, print_table
-from archsim_cli.train import money, tp_plan_of
+from archsim_cli.train import money
 
 DEFAULT_MODEL = "llama-3.1-8b"
 DEFAULT_SYSTEM = "dgx-h100"
@@ -53,6 +53,7 @@ def _options(args):
     from simulator.cost import CostOptions
     from simulator.inference import InferOptions
     from simulator.precision import Precision
+    from workloads.config import tp_plan_of
 
     return InferOptions(precision=Precision.parse(args.dtype, weights=args.weights_dtype,
                                                   kv=args.kv_dtype),

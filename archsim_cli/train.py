@@ -48,17 +48,11 @@ def register(sub) -> None:
     p.set_defaults(run=_run)
 
 
-def tp_plan_of(model: str):
-    """The model's own tensor-parallel plan from its transformers config, if it has one."""
-    from workloads.config import find_config, hf_config
-
-    return getattr(hf_config(find_config(model)), "base_model_tp_plan", None) or None
-
-
 def _options(args):
     from simulator.cost import CostOptions
     from simulator.precision import Precision
     from simulator.training import TrainOptions
+    from workloads.config import tp_plan_of
 
     return TrainOptions(precision=Precision.parse(args.dtype), ideal=args.ideal,
                         cost=CostOptions(pricing=args.pricing), tp_plan=tp_plan_of(args.model))

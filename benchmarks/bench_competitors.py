@@ -168,12 +168,12 @@ def _median_s(fn, repeats: int) -> float:
 
 def _archsim_inputs(model: str, tp: int, batch: int):
     """The workloads, system, plan and options `archsim infer` builds for this case."""
-    from archsim_cli.train import tp_plan_of
     from hwspecs.dtypes import DType
     from simulator.inference import InferenceWorkloads, InferOptions, decode_context
     from simulator.parallel import Plan, system_for_gpus
     from simulator.precision import Precision
     from workloads import get_workload
+    from workloads.config import tp_plan_of
 
     prefill = get_workload(model, "prefill", batch=batch, seq=PROMPT_LEN, dtype=DType.BF16)
     decode = get_workload(model, "decode", batch=batch, seq=1,

@@ -54,13 +54,6 @@ from workloads.op import Workload
 Points = list[tuple[dict[str, np.ndarray], str]]   # per precision: (metrics, error)
 
 
-def tp_plan_of(model: str):
-    """The model's own tensor-parallel plan from its transformers config (as the CLI uses)."""
-    from workloads.config import find_config, hf_config
-
-    return getattr(hf_config(find_config(model)), "base_model_tp_plan", None) or None
-
-
 class PlanPoints:
     """The plan points of one chunk: shardings shared across devices, systems per plan."""
 
@@ -72,6 +65,8 @@ class PlanPoints:
 
     @cached_property
     def tp_plan(self):
+        from workloads.config import tp_plan_of
+
         return tp_plan_of(self.key.model)
 
     def points(self, ref: str, item: PlanItem, options: list[SimOptions]

@@ -101,6 +101,11 @@ def hf_config(cfg: ModelConfig):
         raise ValueError(f"{cfg.source}: transformers rejects this config ({exc})") from None
 
 
+def tp_plan_of(ref: str | ModelConfig):
+    """The model's own tensor-parallel plan (transformers' `base_model_tp_plan`), or None."""
+    return getattr(hf_config(find_config(ref)), "base_model_tp_plan", None) or None
+
+
 def _offline() -> bool:
     return any(os.environ.get(k, "") not in ("", "0", "false", "False")
                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))

@@ -4,7 +4,6 @@ points with the reason; a grid without plans is the single-device sweep it alway
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from pathlib import Path
@@ -13,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from archsim_cli import train as train_cli
 from hwspecs.build import make_system
 from simulator.cost import summarize
 from simulator.inference import InferOptions, step_time
@@ -29,15 +27,11 @@ from simulator.sweep_grid import (
 )
 from simulator.training import TrainOptions, evaluate, prepare
 from tests.simulator.test_training_cli import TINY_LLAMA
+from workloads.config import tp_plan_of  # what `archsim infer` and `archsim train` use
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "grid-plans.yaml"
 BASE = {"models": ["gpt2"], "devices": ["h100-sxm"]}
 _COST = ("power_w", "energy_j", "j_per_token", "usd_per_hour", "usd_per_1m_tokens")
-
-
-@functools.cache
-def tp_plan_of(model: str):
-    return train_cli.tp_plan_of(model)   # what `archsim infer` and `archsim train` use
 
 
 @pytest.fixture(scope="module")
