@@ -183,10 +183,18 @@ def _archsim_inputs(model: str, tp: int, batch: int):
     return ws, system_for_gpus(DEVICE, tp), Plan(tp=tp), options
 
 
+def _variants() -> tuple[list[dict[str, float]], int]:
+    """Every spec variant of SWEEP_VARIANTS, and the index of the unscaled one."""
+    import itertools
+
+    variants = [dict(zip(SWEEP_VARIANTS, v, strict=True))
+                for v in itertools.product(*SWEEP_VARIANTS.values())]
+    return variants, variants.index({k: 1 for k in SWEEP_VARIANTS})
+
+
 def _sweep_per_point(ws, device, repeats: int) -> tuple[float, float, float, int]:
     """The vectorized sweep core (`evaluate_device`, one device, no TP) on prefill + decode of
     every variant: seconds per point and the unscaled variant's prefill and decode times."""
-    import itertools
 
     from simulator.arrays import to_arrays
     from simulator.distinct import distinct_ops
@@ -194,9 +202,7 @@ def _sweep_per_point(ws, device, repeats: int) -> tuple[float, float, float, int
     from simulator.simulate import SimOptions
     from simulator.sweep_eval import Factors, evaluate_device
 
-    variants = [dict(zip(SWEEP_VARIANTS, v, strict=True))
-                for v in itertools.product(*SWEEP_VARIANTS.values())]
-    base = variants.index({k: 1 for k in SWEEP_VARIANTS})
+    variants, base = _variants()
     factors = Factors.of(variants)
     options = SimOptions(precision=Precision.parse("bf16"))
     pre, dec = ws.prefill, ws.decode_start
@@ -216,7 +222,6 @@ def _plan_sweep_per_point(model: str, tp: int, batch: int, ws, repeats: int
                           ) -> tuple[float, float, float, int]:
     """The sweep's plans path (`sweep_plans.PlanPoints`, a TP plan on the device's system) on
     prefill + decode of every variant: seconds per point and the unscaled variant's times."""
-    import itertools
 
     from simulator.precision import Precision
     from simulator.simulate import SimOptions
@@ -224,9 +229,7 @@ def _plan_sweep_per_point(model: str, tp: int, batch: int, ws, repeats: int
     from simulator.sweep_grid import grid_from_dict
     from simulator.sweep_plans import PlanPoints
 
-    variants = [dict(zip(SWEEP_VARIANTS, v, strict=True))
-                for v in itertools.product(*SWEEP_VARIANTS.values())]
-    base = variants.index({k: 1 for k in SWEEP_VARIANTS})
+    variants, base = _variants()
     options = [SimOptions(precision=Precision.parse("bf16"))]
     phases = []
     for phase, w in (("prefill", ws.prefill), ("decode", ws.decode_start)):

@@ -33,7 +33,7 @@ from simulator.sharding import ShardSpec
 from simulator.sharding_roles import OpRoles, roles_of
 from simulator.simulate import resolve_profile
 from simulator.training_memory import param_slots, stage_params_per_gpu
-from workloads.op import Phase, Workload
+from workloads.op import ModelFacts, Phase, Workload
 
 
 @dataclass(frozen=True)
@@ -171,19 +171,29 @@ def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: 
     return comm
 
 
+def weight_bytes_per_gpu(facts: ModelFacts, plan: Plan, precision: Precision) -> float:
+    """The weights one GPU of the fullest pipeline stage holds."""
+    return float(stage_params_per_gpu(param_slots(facts), facts.layers, plan).max()) \
+        * precision.weight_bytes_per_element()
+
+
+def kv_split(facts: ModelFacts, plan: Plan) -> int:
+    """GPUs one sequence's KV cache is split over: the KV heads a TP group can split, times
+    the pipeline stages."""
+    return min(plan.tp, facts.kv_heads or plan.tp) * plan.pp
+
+
 def _footprint(ws: InferenceWorkloads, system: System, plan: Plan, options: InferOptions
                ) -> Footprint:
     w, p = ws.decode_end, options.precision
     facts = w.model
-    weights = float(stage_params_per_gpu(param_slots(facts), facts.layers, plan).max()) \
-        * p.weight_bytes_per_element()
-    kv_split = min(plan.tp, facts.kv_heads or plan.tp) * plan.pp
+    weights = weight_bytes_per_gpu(facts, plan, p)
     # The cache at its fullest: I + O tokens per sequence, at what a serving stack keeps per
     # token (K and V of the KV heads, or the MLA latent; the traced cache where unknown).
     cached = w.batch * (w.context + w.seq)
     per_token = facts.kv_bytes_per_token or (w.kv_cache_bytes / cached if cached else 0.0)
     tokens = w.batch * (ws.prefill.seq + ws.output_len)
-    kv = tokens * per_token * p.kv_cache.bits / w.dtype.bits / kv_split
+    kv = tokens * per_token * p.kv_cache.bits / w.dtype.bits / kv_split(facts, plan)
     a = sharded(ws.prefill, roles_of(ws.prefill, options.tp_plan),
                 ShardSpec(tp=plan.tp, ep=plan.ep)).arrays
     # NB: activations are the largest prefill kernel's inputs and outputs, freed right after.

@@ -30,7 +30,7 @@ import numpy as np
 from hwspecs.schema import System
 from simulator.arrays import bincount_rows, to_arrays
 from simulator.distinct import Distinct, distinct_ops
-from simulator.inference import step_comm_s
+from simulator.inference import kv_split, step_comm_s, weight_bytes_per_gpu
 from simulator.memory import kv_cache_bytes, transient_activation_bytes
 from simulator.parallel import Plan, check_plan, system_for_gpus
 from simulator.pipeline import stage_of_slot
@@ -48,7 +48,6 @@ from simulator.sweep_eval import (
     row_sums,
 )
 from simulator.sweep_grid import ChunkKey, Grid, PlanItem, plan_for
-from simulator.training_memory import param_slots, stage_params_per_gpu
 from workloads.op import Workload
 
 Points = list[tuple[dict[str, np.ndarray], str]]   # per precision: (metrics, error)
@@ -159,11 +158,8 @@ def _memory(w: Workload, a, plan: Plan, precision: Precision) -> tuple[float, fl
     NB: as the single-device points do, the cache is the traced one (not a serving stack's
     per-token layout) and grows linearly in the batch; it splits over the KV heads a TP group
     can split and over the pipeline stages (as `inference` splits it)."""
-    facts = w.model
-    weights = float(stage_params_per_gpu(param_slots(facts), facts.layers, plan).max()) \
-        * precision.weight_bytes_per_element()
-    kv_split = min(plan.tp, facts.kv_heads or plan.tp) * plan.pp
-    return weights, kv_cache_bytes(w, precision) / kv_split \
+    return weight_bytes_per_gpu(w.model, plan, precision), \
+        kv_cache_bytes(w, precision) / kv_split(w.model, plan) \
         + transient_activation_bytes(a, w, precision)
 
 

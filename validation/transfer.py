@@ -29,27 +29,25 @@ def transfer_table(sets: list[MeasuredSet]) -> pd.DataFrame:
     rows = []
     for source, target in permutations(sets, 2):
         frame = target.measurements.frame
-        moved = held_out_errors(kernel_comparison(frame, target.device,
-                                                  profile_for(source.device)))
-        own = held_out_errors(kernel_comparison(frame, target.device,
-                                                profile_for(target.device)))
-        both = moved.merge(own[["kernel", "median_ape_pct", "p90_ape_pct"]], on="kernel",
-                           suffixes=("", "_own"))
-        both = pd.concat([both, _overall(frame, target, source)], ignore_index=True)
+        moved = kernel_comparison(frame, target.device, profile_for(source.device))
+        own = kernel_comparison(frame, target.device, profile_for(target.device))
+        both = held_out_errors(moved).merge(
+            held_out_errors(own)[["kernel", "median_ape_pct", "p90_ape_pct"]], on="kernel",
+            suffixes=("", "_own"))
+        both = pd.concat([both, _overall(moved, own)], ignore_index=True)
         both.insert(0, "applied_to", target.device.name)
         both.insert(0, "fitted_on", source.device.name)
         rows.append(both)
     return pd.concat(rows, ignore_index=True)
 
 
-def _overall(frame: pd.DataFrame, target: MeasuredSet, source: MeasuredSet) -> pd.DataFrame:
+def _overall(moved: pd.DataFrame, own: pd.DataFrame) -> pd.DataFrame:
     """One 'all' row: every held-out kernel of the target together."""
-    row = {"kernel": "all"}
-    for suffix, device in (("", source.device), ("_own", target.device)):
-        c = kernel_comparison(frame, target.device, profile_for(device))
-        ape = c.loc[c["held_out"], "error_pct"].abs()
+    held = moved["held_out"].to_numpy()
+    row = {"kernel": "all", "cases": int(held.sum()),
+           "median_noise_pct": float(moved.loc[held, "noise_riqr"].median() * 100)}
+    for suffix, c in (("", moved), ("_own", own)):
+        ape = c.loc[held, "error_pct"].abs()
         row.update({f"median_ape_pct{suffix}": float(ape.median()),
                     f"p90_ape_pct{suffix}": float(np.percentile(ape, 90))})
-        row["cases"] = int(len(ape))
-        row["median_noise_pct"] = float(c.loc[c["held_out"], "noise_riqr"].median() * 100)
     return pd.DataFrame([row])
