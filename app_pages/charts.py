@@ -12,8 +12,8 @@ from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
 from app_pages.scenario import Priced
-from simulator.arrays import KINDS
-from simulator.roofline_plot import achieved_points
+from archsim_cli.roofline_plot import achieved_points
+from simulator.core.arrays import KINDS
 
 _SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star",
             "triangle-down", "pentagon", "hexagon", "star-diamond", "hourglass")

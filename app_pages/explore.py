@@ -2,7 +2,7 @@
 too), scatter any two metrics with the cost/latency Pareto front marked, and pick a point to see
 its full row.
 
-The front is `simulator.sweep_summary.pareto_front`'s (per model and phase, cost against time;
+The front is `simulator.sweep.summary.pareto_front`'s (per model and phase, cost against time;
 a plan's cost covers all its GPUs).
 """
 
@@ -15,7 +15,7 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages import png, state, tables
-from simulator.sweep_summary import AXES, axes_of, pareto_front
+from simulator.sweep.summary import AXES, axes_of, pareto_front
 
 _NOT_METRICS = {"chunk", "feasible", "error"}
 FRONT, OTHER = "Pareto front (cost vs time)", "other points"

@@ -53,7 +53,7 @@ def stacked_bars_png(frame: pd.DataFrame, y: str, stack: str, title: str) -> byt
 
 def roofline_png(priced: list[Priced], phase: str) -> bytes:
     """The simulator's own roofline plot of one phase's reports."""
-    from simulator.roofline_plot import plot_roofline
+    from archsim_cli.roofline_plot import plot_roofline
 
     chosen = [p for p in priced if p.step.phase == phase]
     with tempfile.TemporaryDirectory(prefix="archsim-png-") as tmp:

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app_pages import state
 from hwspecs.schema import DeviceSpec
-from simulator.report import Report
+from simulator.core.report import Report
 
 DEFAULT_MODEL = "llama-3.1-8b"
 DEFAULT_DEVICES = ("h100-sxm", "h200-sxm", "b200", "mi300x")
@@ -59,10 +59,10 @@ class Scenario:
     disabled_passes: tuple[str, ...] = ()
 
     def options(self):
-        from simulator.cost import CostOptions
-        from simulator.memory import Recompute
-        from simulator.precision import Precision
-        from simulator.simulate import SimOptions
+        from simulator.core.cost import CostOptions
+        from simulator.core.memory import Recompute
+        from simulator.core.precision import Precision
+        from simulator.core.simulate import SimOptions
 
         return SimOptions(
             precision=Precision.parse(self.dtype,
@@ -198,7 +198,7 @@ def sidebar() -> Scenario | None:
 
 def _passes_off() -> tuple[str, ...]:
     """Lowering passes to switch off, to see what each optimization is worth."""
-    from workloads.fuse import PASSES
+    from workloads.lower.fuse import PASSES
 
     helps = {p.name: p.description for p in PASSES}
     with st.sidebar.expander("Lowering passes"):
@@ -228,7 +228,7 @@ def trace(scenario: Scenario) -> dict[Step, object]:
 def price(scenario: Scenario, workloads: dict[Step, object],
           devices: list[DeviceSpec]) -> tuple[list[Priced], list[str]]:
     """Every step on every device; a device that cannot run the precision is an error line."""
-    from simulator.simulate import simulate
+    from simulator.core.simulate import simulate
 
     with state.user_errors():
         options = scenario.options()

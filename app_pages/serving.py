@@ -1,7 +1,7 @@
 """Serving & capacity: which hardware, TP and replica count hold a traffic within p99 SLOs,
 ranked by cost; then one option's request-level simulation over time.
 
-Numbers are `simulator.capacity.plan_capacity`'s and `simulator.serving.simulate_serving`'s,
+Numbers are `simulator.serving.capacity.plan_capacity`'s and `simulator.serving.simulation.simulate_serving`'s,
 called as `archsim plan-capacity` and `archsim serve` call them (see `state`).
 """
 

@@ -156,11 +156,11 @@ def system_choices() -> list[str]:
 def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_batch: int,
                  dtype: str, pricing: str, objective: str, train_tokens: float | None):
     """The plan search of `archsim train --search` for these inputs, as the CLI calls it."""
-    from simulator.cost import CostOptions
-    from simulator.parallel import system_for_gpus
-    from simulator.planner import search_training
-    from simulator.precision import Precision
-    from simulator.training import TrainOptions, prepare
+    from simulator.core.cost import CostOptions
+    from simulator.core.precision import Precision
+    from simulator.parallel.plan import system_for_gpus
+    from simulator.planner.search import search_training
+    from simulator.training.step import TrainOptions, prepare
     from workloads.config import tp_plan_of
 
     system = system_for_gpus(system_ref, gpus)
@@ -177,10 +177,10 @@ def capacity_plan(model_ref: str, qps: float, input_len: str, output_len: str, t
                   tpot_s: float, hardware: tuple[str, ...], tps: tuple[int, ...],
                   precisions: tuple[str, ...], requests: int, pricing: str):
     """`archsim plan-capacity` for these inputs (default scheduler, seed 0)."""
-    from simulator.capacity import CapacityQuery, plan_capacity
-    from simulator.cost import CostOptions
-    from simulator.lengths import parse_length
-    from simulator.serving import Slo
+    from simulator.core.cost import CostOptions
+    from simulator.serving.capacity import CapacityQuery, plan_capacity
+    from simulator.serving.lengths import parse_length
+    from simulator.serving.simulation import Slo
 
     return plan_capacity(CapacityQuery(
         model=model_ref, qps=qps, input_len=parse_length(input_len),
@@ -193,12 +193,12 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
                 qps: float, duration_s: float, input_len: str, output_len: str,
                 ttft_s: float | None, tpot_s: float | None):
     """`archsim serve` for these inputs (default scheduler and router, seed 0)."""
-    from simulator.inference import InferOptions
-    from simulator.iteration_cost import ReplicaSpec
-    from simulator.lengths import parse_length
-    from simulator.parallel import Plan, system_for_gpus
-    from simulator.precision import Precision
-    from simulator.serving import Slo, Traffic, simulate_serving
+    from simulator.core.precision import Precision
+    from simulator.inference.step import InferOptions
+    from simulator.parallel.plan import Plan, system_for_gpus
+    from simulator.serving.iteration_cost import ReplicaSpec
+    from simulator.serving.lengths import parse_length
+    from simulator.serving.simulation import Slo, Traffic, simulate_serving
 
     traffic = Traffic(rate_per_s=qps, duration_s=duration_s, input_len=parse_length(input_len),
                       output_len=parse_length(output_len))
@@ -210,9 +210,9 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
 @st.cache_data(show_spinner=False)
 def kernel_comparison(folder: str):
     """A shipped measurement set's device and its predicted-vs-measured table per kernel."""
-    from simulator.efficiency import profile_for
-    from validation.compare import kernel_comparison as compare
-    from validation.measured_sets import load_set
+    from simulator.core.efficiency import profile_for
+    from validation.compare.kernels import kernel_comparison as compare
+    from validation.measure.measured_sets import load_set
 
     measured = load_set(folder)
     profile = profile_for(measured.device)
@@ -223,7 +223,7 @@ def kernel_comparison(folder: str):
 @st.cache_resource(max_entries=8, show_spinner=False)
 def published_comparison(sources: tuple[str, ...]):
     """`compare_published` over these sources (slow: it traces every case's model)."""
-    from validation.published_compare import compare_published
+    from validation.compare.published import compare_published
 
     return compare_published(sources)
 

@@ -1,6 +1,6 @@
 """Training: the plan search's best plans for a model on a system, and why others were refused.
 
-The numbers are `simulator.planner.search_training`'s, called as `archsim train --search` calls
+The numbers are `simulator.planner.search.search_training`'s, called as `archsim train --search` calls
 it (see `state.train_search`); this page only turns report fields into display units.
 """
 

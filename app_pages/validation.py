@@ -1,8 +1,8 @@
 """Validation: predicted against measured kernel times per device and kernel class, the held-out
 error table, and the comparison with published results.
 
-Numbers are `validation.compare.kernel_comparison` / `held_out_errors` on a shipped measurement
-set (`validation.measured_sets`), and `validation.published_compare.compare_published`.
+Numbers are `validation.compare.kernels.kernel_comparison` / `held_out_errors` on a shipped measurement
+set (`validation.measure.measured_sets`), and `validation.compare.published.compare_published`.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def scatter_png(comparison: pd.DataFrame, title: str) -> bytes:
 
 
 def _measured() -> None:
-    from validation.compare import held_out_errors
-    from validation.measured_sets import DATA_DIR, shipped_sets
+    from validation.compare.kernels import held_out_errors
+    from validation.measure.measured_sets import DATA_DIR, shipped_sets
 
     st.subheader("Kernels: predicted against measured")
     sets = {p.name: str(p) for p in shipped_sets()}
@@ -90,7 +90,7 @@ def _measured() -> None:
 
 
 def _published() -> None:
-    from validation.published_compare import SOURCES
+    from validation.compare.published import SOURCES
 
     st.subheader("Published results")
     state.default("in_va_sources", list(SOURCES))

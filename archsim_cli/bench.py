@@ -45,8 +45,8 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from validation.bench import bench_to_folder, emit_spec_from, replay_to_folder
-    from validation.host_load import busy_warning
+    from validation.measure.bench import bench_to_folder, emit_spec_from, replay_to_folder
+    from validation.measure.host_load import busy_warning
 
     if args.replay is not None:
         if args.emit_spec or args.from_path:

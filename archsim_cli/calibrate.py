@@ -22,9 +22,9 @@ def register(sub) -> None:
 def _run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from simulator.efficiency import CALIBRATION_DIR, default_profile
-    from validation.calibrate import error_table, fit_profile, save_profile
-    from validation.measured_sets import load_set
+    from simulator.core.efficiency import CALIBRATION_DIR, default_profile
+    from validation.fit.calibrate import error_table, fit_profile, save_profile
+    from validation.measure.measured_sets import load_set
 
     s = load_set(args.measured, args.spec)
     frame, meta = s.measurements.frame, s.measurements.meta

@@ -36,10 +36,10 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator.capacity import CapacityQuery, plan_capacity
-    from simulator.cost import CostOptions
-    from simulator.lengths import parse_length
-    from simulator.serving import Slo
+    from simulator.core.cost import CostOptions
+    from simulator.serving.capacity import CapacityQuery, plan_capacity
+    from simulator.serving.lengths import parse_length
+    from simulator.serving.simulation import Slo
 
     q = CapacityQuery(model=args.model, qps=args.qps, input_len=parse_length(args.input_len),
                       output_len=parse_length(args.output_len),

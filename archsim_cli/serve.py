@@ -20,7 +20,7 @@ def add_scheduler_args(p) -> None:
 
 
 def scheduler_of(args):
-    from simulator.scheduler import SchedulerConfig
+    from simulator.serving.scheduler import SchedulerConfig
 
     return SchedulerConfig(max_seqs=args.max_seqs, max_batched_tokens=args.max_batched_tokens,
                            chunked_prefill=not args.no_chunked_prefill,
@@ -62,12 +62,12 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator.inference import InferOptions
-    from simulator.iteration_cost import ReplicaSpec
-    from simulator.lengths import parse_length
-    from simulator.parallel import Plan, system_for_gpus
-    from simulator.precision import Precision
-    from simulator.serving import Slo, Traffic, simulate_serving
+    from simulator.core.precision import Precision
+    from simulator.inference.step import InferOptions
+    from simulator.parallel.plan import Plan, system_for_gpus
+    from simulator.serving.iteration_cost import ReplicaSpec
+    from simulator.serving.lengths import parse_length
+    from simulator.serving.simulation import Slo, Traffic, simulate_serving
 
     traffic = Traffic(rate_per_s=args.qps, duration_s=args.duration, cv=args.cv,
                       input_len=parse_length(args.input_len),

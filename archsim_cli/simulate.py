@@ -65,10 +65,10 @@ def _workload(args):
 
 
 def _options(args):
-    from simulator.cost import CostOptions
-    from simulator.memory import Recompute
-    from simulator.precision import Precision
-    from simulator.simulate import SimOptions
+    from simulator.core.cost import CostOptions
+    from simulator.core.memory import Recompute
+    from simulator.core.precision import Precision
+    from simulator.core.simulate import SimOptions
 
     return SimOptions(
         precision=Precision.parse(args.dtype, weights=args.weights_dtype, kv=args.kv_dtype,
@@ -89,12 +89,12 @@ def _money(x) -> str:
 
 def _simulate(args: argparse.Namespace) -> int:
     from hwspecs import load_device
-    from simulator.simulate import simulate
+    from simulator.core.simulate import simulate
 
     device = load_device(args.hw)
     report = simulate(_workload(args), device, _options(args))
     if args.plot:
-        from simulator.roofline_plot import plot_roofline
+        from archsim_cli.roofline_plot import plot_roofline
 
         plot_roofline([report], [device], args.plot)
     if args.json:
@@ -137,13 +137,13 @@ def _devices(spec: str):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from simulator.simulate import compare
+    from simulator.core.simulate import compare
 
     devices = _devices(args.hw)
     workload = _workload(args)
     reports = compare(workload, devices, _options(args))
     if args.plot:
-        from simulator.roofline_plot import plot_roofline
+        from archsim_cli.roofline_plot import plot_roofline
 
         plot_roofline(reports, devices, args.plot)
     if args.json:

@@ -8,7 +8,7 @@ from archsim_cli.output import add_json_flag, print_json, print_table
 
 
 def register(sub) -> None:
-    from workloads.fuse import PASSES
+    from workloads.lower.fuse import PASSES
 
     passes = "; ".join(f"{p.name}: {p.description}" for p in PASSES)
     p = sub.add_parser("trace", help="trace a model step into kernels: FLOPs, bytes, op counts",
@@ -32,8 +32,8 @@ def register(sub) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from hwspecs.dtypes import DType
-    from workloads.fuse import check_passes
-    from workloads.lower_api import get_workload
+    from workloads.lower.api import get_workload
+    from workloads.lower.fuse import check_passes
     from workloads.summary import op_rows, summarize, write_op_csv
 
     check_passes(args.no_fuse)

@@ -49,9 +49,9 @@ def register(sub) -> None:
 
 
 def _options(args):
-    from simulator.cost import CostOptions
-    from simulator.precision import Precision
-    from simulator.training import TrainOptions
+    from simulator.core.cost import CostOptions
+    from simulator.core.precision import Precision
+    from simulator.training.step import TrainOptions
     from workloads.config import tp_plan_of
 
     return TrainOptions(precision=Precision.parse(args.dtype), ideal=args.ideal,
@@ -59,8 +59,8 @@ def _options(args):
 
 
 def _plan(args, gpus: int | None):
-    from simulator.memory import Recompute
-    from simulator.parallel import Overlap, Plan, data_parallel
+    from simulator.core.memory import Recompute
+    from simulator.parallel.plan import Overlap, Plan, data_parallel
 
     dp = args.dp if args.dp is not None else (
         data_parallel(gpus, args.tp, args.pp, args.cp) if gpus else 1)
@@ -74,8 +74,8 @@ def _plan(args, gpus: int | None):
 
 def _run(args: argparse.Namespace) -> int:
     from hwspecs.dtypes import DType
-    from simulator.parallel import system_for_gpus
-    from simulator.training import evaluate, prepare
+    from simulator.parallel.plan import system_for_gpus
+    from simulator.training.step import evaluate, prepare
     from workloads import get_workload
 
     gpus = args.gpus or (None if args.search else args.tp * args.pp * args.cp * (args.dp or 1))
@@ -93,9 +93,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _search(args, prep, system) -> int:
-    from simulator.memory import Recompute
-    from simulator.parallel import Overlap
-    from simulator.planner import TrainSpace, search_training
+    from simulator.core.memory import Recompute
+    from simulator.parallel.plan import Overlap
+    from simulator.planner.search import TrainSpace, search_training
 
     gpus = args.gpus or system.num_devices
     space = TrainSpace(

@@ -39,14 +39,14 @@ def _run(args: argparse.Namespace) -> int:
 def _measured(args) -> list[dict]:
     from pathlib import Path
 
-    from simulator.efficiency import profile_for
-    from validation.compare import (
+    from simulator.core.efficiency import profile_for
+    from validation.compare.kernels import (
         held_out_errors,
         kernel_comparison,
         model_comparison,
         write_report,
     )
-    from validation.measured_sets import load_set, shipped_sets
+    from validation.measure.measured_sets import load_set, shipped_sets
 
     folders = args.measured or shipped_sets()
     if not folders:
@@ -86,8 +86,8 @@ def _measured(args) -> list[dict]:
 
 
 def _transfer(args) -> list[dict]:
-    from validation.measured_sets import load_set, shipped_sets
-    from validation.transfer import transfer_table
+    from validation.compare.transfer import transfer_table
+    from validation.measure.measured_sets import load_set, shipped_sets
 
     table = transfer_table([load_set(f) for f in (args.measured or shipped_sets())])
     if not args.json:
@@ -107,7 +107,7 @@ def _short(device: str) -> str:
 
 
 def _published(args) -> dict:
-    from validation.published_compare import compare_published
+    from validation.compare.published import compare_published
 
     result = compare_published()
     if not args.json:

@@ -100,7 +100,7 @@ def venv_root(override: str | None = None) -> Path:
     """--venvs, else `$ARCHSIM_CACHE_DIR/bench-venvs` (the project's cache folder)."""
     if override:
         return Path(override).expanduser()
-    from workloads.trace_cache import cache_dir
+    from workloads.trace.cache import cache_dir
 
     return cache_dir() / "bench-venvs"
 
@@ -169,9 +169,9 @@ def _median_s(fn, repeats: int) -> float:
 def _archsim_inputs(model: str, tp: int, batch: int):
     """The workloads, system, plan and options `archsim infer` builds for this case."""
     from hwspecs.dtypes import DType
-    from simulator.inference import InferenceWorkloads, InferOptions, decode_context
-    from simulator.parallel import Plan, system_for_gpus
-    from simulator.precision import Precision
+    from simulator.core.precision import Precision
+    from simulator.inference.step import InferenceWorkloads, InferOptions, decode_context
+    from simulator.parallel.plan import Plan, system_for_gpus
     from workloads import get_workload
     from workloads.config import tp_plan_of
 
@@ -196,11 +196,11 @@ def _sweep_per_point(ws, device, repeats: int) -> tuple[float, float, float, int
     """The vectorized sweep core (`evaluate_device`, one device, no TP) on prefill + decode of
     every variant: seconds per point and the unscaled variant's prefill and decode times."""
 
-    from simulator.arrays import to_arrays
-    from simulator.distinct import distinct_ops
-    from simulator.precision import Precision
-    from simulator.simulate import SimOptions
-    from simulator.sweep_eval import Factors, evaluate_device
+    from simulator.core.arrays import to_arrays
+    from simulator.core.distinct import distinct_ops
+    from simulator.core.precision import Precision
+    from simulator.core.simulate import SimOptions
+    from simulator.sweep.single import Factors, evaluate_device
 
     variants, base = _variants()
     factors = Factors.of(variants)
@@ -223,11 +223,11 @@ def _plan_sweep_per_point(model: str, tp: int, batch: int, ws, repeats: int
     """The sweep's plans path (`sweep_plans.PlanPoints`, a TP plan on the device's system) on
     prefill + decode of every variant: seconds per point and the unscaled variant's times."""
 
-    from simulator.precision import Precision
-    from simulator.simulate import SimOptions
-    from simulator.sweep_eval import Factors
-    from simulator.sweep_grid import grid_from_dict
-    from simulator.sweep_plans import PlanPoints
+    from simulator.core.precision import Precision
+    from simulator.core.simulate import SimOptions
+    from simulator.sweep.grid import grid_from_dict
+    from simulator.sweep.plans import PlanPoints
+    from simulator.sweep.single import Factors
 
     variants, base = _variants()
     options = [SimOptions(precision=Precision.parse("bf16"))]
@@ -255,7 +255,7 @@ def archsim_results(cases=CASES, repeats: int = 100) -> dict:
     """Both archsim rows per case: one `simulate_inference` call and the sweep path per point.
     Traces are built (or read from the cache) before any timing."""
     from hwspecs import load_device
-    from simulator.inference import simulate_inference
+    from simulator.inference.step import simulate_inference
 
     device = load_device(DEVICE)
     inputs = {c: _archsim_inputs(*c) for c in cases}   # warms the trace cache, not timed
@@ -280,7 +280,7 @@ def archsim_results(cases=CASES, repeats: int = 100) -> dict:
 
 
 def archsim_assumptions(device) -> str:
-    from simulator.efficiency import profile_for
+    from simulator.core.efficiency import profile_for
 
     p, d = profile_for(device), device.defaults
     where = "fitted profile" if p.fitted else "spec defaults, no fitted H100 profile"

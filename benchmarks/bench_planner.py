@@ -16,8 +16,8 @@ TARGET_S = 2.0
 
 def main() -> None:
     from hwspecs import load_system
-    from simulator.planner import search_training
-    from simulator.training import prepare
+    from simulator.planner.search import search_training
+    from simulator.training.step import prepare
     from workloads import get_workload
 
     model = sys.argv[1] if len(sys.argv) > 1 else "llama-3.1-70b"

@@ -19,9 +19,9 @@ DEVICES = ("h100-sxm", "h200-sxm", "a100-sxm-80gb", "b200", "mi300x", "mi325x")
 
 def _serving(model: str) -> None:
     from hwspecs import load_system
-    from simulator.iteration_cost import IterationCost, ReplicaSpec
-    from simulator.lengths import parse_length
-    from simulator.serving import Traffic, simulate_serving
+    from simulator.serving.iteration_cost import IterationCost, ReplicaSpec
+    from simulator.serving.lengths import parse_length
+    from simulator.serving.simulation import Traffic, simulate_serving
 
     spec = ReplicaSpec(model, load_system("h100-sxm"))
     rate = 40.0
@@ -46,9 +46,9 @@ def _serving(model: str) -> None:
 
 
 def _capacity(model: str) -> None:
-    from simulator.capacity import CapacityQuery, plan_capacity
-    from simulator.lengths import parse_length
-    from simulator.serving import Slo
+    from simulator.serving.capacity import CapacityQuery, plan_capacity
+    from simulator.serving.lengths import parse_length
+    from simulator.serving.simulation import Slo
 
     q = CapacityQuery(model=model, qps=100.0, input_len=parse_length("uniform:128:2048"),
                       output_len=parse_length("lognormal:256:0.6"), slo=Slo(0.5, 0.05),

@@ -32,10 +32,10 @@ GRID = {"models": ["llama-2-7b"], "phases": ["prefill", "decode"],
 def _evaluate_rate(extra_price_steps: int) -> tuple[str, int, float]:
     """Points/s of the vectorized core as a sweep chunk runs it (kernels deduplicated once)."""
     from hwspecs import load_all_devices
-    from simulator.arrays import to_arrays
-    from simulator.distinct import distinct_ops
-    from simulator.simulate import SimOptions
-    from simulator.sweep_eval import Factors, evaluate_device
+    from simulator.core.arrays import to_arrays
+    from simulator.core.distinct import distinct_ops
+    from simulator.core.simulate import SimOptions
+    from simulator.sweep.single import Factors, evaluate_device
     from workloads import get_workload
 
     w = get_workload("llama-2-7b", "decode", batch=8, seq=1, context=2048)
@@ -62,11 +62,11 @@ PLANS = [{"tp": 2}, {"tp": 4}, {"tp": 8}, {"tp": 4, "pp": 2}]
 def _plans_rate() -> tuple[str, int, float]:
     """Points/s of the plans path: a cached Llama-2-70B decode on H100 systems, every plan x
     variant x link factor, as a sweep chunk prices it (shardings built on the first run)."""
-    from simulator.precision import Precision
-    from simulator.simulate import SimOptions
-    from simulator.sweep_eval import Factors
-    from simulator.sweep_grid import grid_from_dict
-    from simulator.sweep_plans import PlanPoints
+    from simulator.core.precision import Precision
+    from simulator.core.simulate import SimOptions
+    from simulator.sweep.grid import grid_from_dict
+    from simulator.sweep.plans import PlanPoints
+    from simulator.sweep.single import Factors
     from workloads import get_workload
 
     axes = {**VARIANTS, "link": [0.5, 1, 2]}
@@ -89,8 +89,8 @@ def _plans_rate() -> tuple[str, int, float]:
 
 
 def _sweep_rate(folder: Path, name: str, **kwargs) -> tuple[int, float]:
-    from simulator.sweep import run_sweep
-    from simulator.sweep_grid import grid_from_dict
+    from simulator.sweep.grid import grid_from_dict
+    from simulator.sweep.run import run_sweep
 
     grid = grid_from_dict(GRID)
     start = time.perf_counter()
@@ -99,8 +99,8 @@ def _sweep_rate(folder: Path, name: str, **kwargs) -> tuple[int, float]:
 
 
 def main() -> None:
-    from simulator.sweep import run_sweep
-    from simulator.sweep_grid import grid_from_dict
+    from simulator.sweep.grid import grid_from_dict
+    from simulator.sweep.run import run_sweep
 
     rows = [_evaluate_rate(1), _evaluate_rate(10), _plans_rate()]
     with tempfile.TemporaryDirectory() as tmp:

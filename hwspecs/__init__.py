@@ -9,9 +9,11 @@ from hwspecs.registry import (
     load_system,
     system_names,
 )
+from hwspecs.scale import FACTOR_LABELS, FACTOR_NAMES, ScaleFactors
 from hwspecs.schema import DeviceSpec, EfficiencyDefaults, LinkLevel, System
 
 __all__ = [
-    "DType", "DeviceSpec", "EfficiencyDefaults", "LinkLevel", "SpecError", "System",
+    "FACTOR_LABELS", "FACTOR_NAMES", "DType", "DeviceSpec", "EfficiencyDefaults", "LinkLevel",
+    "ScaleFactors", "SpecError", "System",
     "device_names", "load_all_devices", "load_device", "load_system", "system_names",
 ]

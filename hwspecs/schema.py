@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from hwspecs.dtypes import DType
+from hwspecs.scale import ScaleFactors
 
 TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "fully_connected")
 
@@ -121,51 +122,59 @@ class DeviceSpec:
     def vector_peak(self, dtype: DType) -> float:
         """Non-matrix peak: the dtype's vector figure, else fp32's, else the slowest vector
         figure the part publishes, else its slowest matrix peak."""
+        return self.vector_peak_entry(dtype)[0]
+
+    def vector_peak_entry(self, dtype: DType) -> tuple[float, str]:
+        """`vector_peak` and the scale factor it follows ("vector", or "matrix" where the
+        figure is a matrix peak)."""
         table = self.vector_peak_flops_per_s
         for d in (dtype, DType.FP32):
             if d in table:
-                return table[d]
+                return table[d], "vector"
         if table:
-            return min(table.values())
+            return min(table.values()), "vector"
         # NB: parts that publish no vector figure (TPUs) use their slowest matrix peak.
-        return min(self.matrix_peak_flops_per_s.values())
+        return min(self.matrix_peak_flops_per_s.values()), "matrix"
 
-    def scaled(self, **factors: float) -> DeviceSpec:
-        """A what-if copy with rates multiplied: matrix, vector, mem_bw, mem_capacity, link,
-        price, power."""
+    def gemm_peak_entry(self, dtype: DType, sparse: bool = False) -> tuple[float, str]:
+        """The peak a matrix kernel at `dtype` runs against, and the scale factor it follows:
+        the matrix unit's, or fp32's vector figure where the part has no fp32 matrix mode."""
+        table = self.matrix_sparse_peak_flops_per_s if sparse else self.matrix_peak_flops_per_s
+        if dtype in table:
+            return table[dtype], "matrix"
+        if not sparse and dtype is DType.FP32 and DType.FP32 in self.vector_peak_flops_per_s:
+            # NB: an fp32 GEMM without a matrix-unit fp32 mode runs on the vector units.
+            return self.vector_peak_flops_per_s[DType.FP32], "vector"
+        return self.matrix_peak(dtype, sparse), "matrix"  # raises the clear "no ... peak" error
+
+    def scaled(self, factors: ScaleFactors | None = None, **by_name: float) -> DeviceSpec:
+        """A what-if copy with rates multiplied (`ScaleFactors`, or its fields by name)."""
+        f = ScaleFactors.of(factors if factors is not None else by_name)
+        if f.is_identity:
+            return self
+
         def mul(table: Mapping[DType, float], k: float) -> dict[DType, float]:
             return {d: v * k for d, v in table.items()}
 
-        f = {k: float(v) for k, v in factors.items()}
-        unknown = set(f) - {"matrix", "vector", "mem_bw", "mem_capacity", "link", "price",
-                            "power"}
-        if unknown:
-            raise ValueError(f"unknown scale factor(s): {', '.join(sorted(unknown))}")
-        bad = sorted(k for k, v in f.items() if not 0 < v < float("inf"))
-        if bad:
-            raise ValueError(f"scale factor(s) {', '.join(bad)} must be positive and finite")
-        up = self.scale_up
-        if up is not None and "link" in f:
-            up = replace(up, bw_bytes_per_s=up.bw_bytes_per_s * f["link"])
-        out = self.scale_out
-        if out is not None and "link" in f:
-            out = replace(out, bw_bytes_per_s=out.bw_bytes_per_s * f["link"])
-        price = f.get("price", 1.0)
-        power = f.get("power", 1.0)
+        up, out = self.scale_up, self.scale_out
+        if up is not None and f.link != 1.0:
+            up = replace(up, bw_bytes_per_s=up.bw_bytes_per_s * f.link)
+        if out is not None and f.link != 1.0:
+            out = replace(out, bw_bytes_per_s=out.bw_bytes_per_s * f.link)
         return replace(
             self,
-            matrix_peak_flops_per_s=mul(self.matrix_peak_flops_per_s, f.get("matrix", 1.0)),
-            matrix_sparse_peak_flops_per_s=mul(self.matrix_sparse_peak_flops_per_s,
-                                               f.get("matrix", 1.0)),
-            vector_peak_flops_per_s=mul(self.vector_peak_flops_per_s, f.get("vector", 1.0)),
-            mem_bw_bytes_per_s=self.mem_bw_bytes_per_s * f.get("mem_bw", 1.0),
-            mem_capacity_bytes=self.mem_capacity_bytes * f.get("mem_capacity", 1.0),
+            matrix_peak_flops_per_s=mul(self.matrix_peak_flops_per_s, f.matrix),
+            matrix_sparse_peak_flops_per_s=mul(self.matrix_sparse_peak_flops_per_s, f.matrix),
+            vector_peak_flops_per_s=mul(self.vector_peak_flops_per_s, f.vector),
+            mem_bw_bytes_per_s=self.mem_bw_bytes_per_s * f.mem_bw,
+            mem_capacity_bytes=self.mem_capacity_bytes * f.mem_capacity,
             scale_up=up, scale_out=out,
             purchase_price_usd=None if self.purchase_price_usd is None
-            else self.purchase_price_usd * price,
-            rent_usd_per_s=None if self.rent_usd_per_s is None else self.rent_usd_per_s * price,
-            tdp_w=None if self.tdp_w is None else self.tdp_w * power,
-            idle_w=None if self.idle_w is None else self.idle_w * power,
+            else self.purchase_price_usd * f.price,
+            rent_usd_per_s=None if self.rent_usd_per_s is None
+            else self.rent_usd_per_s * f.price,
+            tdp_w=None if self.tdp_w is None else self.tdp_w * f.power,
+            idle_w=None if self.idle_w is None else self.idle_w * f.power,
         )
 
 
@@ -191,16 +200,15 @@ class System:
     def num_devices(self) -> int:
         return self.devices_per_node * self.nodes
 
-    def scaled(self, **factors: float) -> System:
+    def scaled(self, factors: ScaleFactors | None = None, **by_name: float) -> System:
         """A what-if copy: the device scaled (`DeviceSpec.scaled`) and every link level's
         bandwidth times the `link` factor."""
-        changed = {k: float(v) for k, v in factors.items() if float(v) != 1.0}
-        if not changed:
+        f = ScaleFactors.of(factors if factors is not None else by_name)
+        if f.is_identity:
             return self
-        link = changed.get("link", 1.0)
-        levels = tuple(replace(lv, bw_bytes_per_s=lv.bw_bytes_per_s * link)
-                       for lv in self.levels) if link != 1.0 else self.levels
-        return replace(self, device=self.device.scaled(**changed), levels=levels)
+        levels = tuple(replace(lv, bw_bytes_per_s=lv.bw_bytes_per_s * f.link)
+                       for lv in self.levels) if f.link != 1.0 else self.levels
+        return replace(self, device=self.device.scaled(f), levels=levels)
 
     def level_for(self, group_span: int) -> LinkLevel:
         """The slowest level a group spanning `group_span` consecutive devices crosses."""

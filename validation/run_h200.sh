@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA measurements on one NVIDIA H200, for a 15-minute device lease: the full kernel grid
-# (bf16, with fp32 probes), the measured spec, and the model replays of validation/data_runs.py.
+# (bf16, with fp32 probes), the measured spec, and the model replays of validation/measure/data_runs.py.
 # About 4 minutes of work; nothing new starts after BUDGET_S (480 s); killed at 570 s.
 #
 #   OUT=/some/folder bash validation/run_h200.sh        # from any directory
@@ -21,7 +21,7 @@ nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1 || true
 status=0
 timeout --kill-after=20 570 "$PY" -c "
 import sys
-from validation.data_runs import run_all
+from validation.measure.data_runs import run_all
 sys.exit(1 if run_all('cuda', sys.argv[1], float(sys.argv[2]), None, None) else 0)
 " "$OUT" "$BUDGET_S" 2>&1 | tee "$OUT/bench.log" || status=$?
 (cd "$OUT" && ls -d ./*/replay-* >/dev/null 2>&1 && tar czf replays.tgz ./*/replay-* \

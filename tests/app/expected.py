@@ -7,9 +7,9 @@ import base64
 import numpy as np
 
 from hwspecs import load_device
-from simulator.cost import CostOptions
-from simulator.precision import Precision
-from simulator.simulate import SimOptions, simulate
+from simulator.core.cost import CostOptions
+from simulator.core.precision import Precision
+from simulator.core.simulate import SimOptions, simulate
 from workloads import get_workload
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from app_pages import scenario
+from archsim_cli.roofline_plot import achieved_points
 from hwspecs import device_names
-from simulator.roofline_plot import achieved_points
 from tests.app import expected
 from tests.app.conftest import SEQ, SMALL_CONFIG
 from workloads import catalog_names

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from simulator.sweep import run_sweep
-from simulator.sweep_grid import grid_from_dict
-from simulator.sweep_summary import AXES, pareto_front
+from simulator.sweep.grid import grid_from_dict
+from simulator.sweep.run import run_sweep
+from simulator.sweep.summary import AXES, pareto_front
 from tests.app.conftest import SEQ
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.capacity import CapacityQuery, plan_capacity
-from simulator.inference import InferOptions
-from simulator.iteration_cost import ReplicaSpec
-from simulator.lengths import parse_length
-from simulator.parallel import Plan, system_for_gpus
-from simulator.precision import Precision
-from simulator.serving import Slo, Traffic, simulate_serving
+from simulator.core.precision import Precision
+from simulator.inference.step import InferOptions
+from simulator.parallel.plan import Plan, system_for_gpus
+from simulator.serving.capacity import CapacityQuery, plan_capacity
+from simulator.serving.iteration_cost import ReplicaSpec
+from simulator.serving.lengths import parse_length
+from simulator.serving.simulation import Slo, Traffic, simulate_serving
 from tests.app import expected
 
 QPS, REQUESTS = 40.0, 60

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from hwspecs.dtypes import DType
-from simulator.cost import CostOptions
-from simulator.parallel import system_for_gpus
-from simulator.planner import search_training
-from simulator.precision import Precision
-from simulator.training import TrainOptions, prepare
+from simulator.core.cost import CostOptions
+from simulator.core.precision import Precision
+from simulator.parallel.plan import system_for_gpus
+from simulator.planner.search import search_training
+from simulator.training.step import TrainOptions, prepare
 from tests.app import expected
 from workloads import get_workload
 

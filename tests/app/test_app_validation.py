@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from simulator.efficiency import profile_for
+from simulator.core.efficiency import profile_for
 from tests.app import expected
-from validation.compare import held_out_errors, kernel_comparison
-from validation.measured_sets import load_set, shipped_sets
+from validation.compare.kernels import held_out_errors, kernel_comparison
+from validation.measure.measured_sets import load_set, shipped_sets
 
 SETS = shipped_sets()
 
@@ -46,7 +46,7 @@ def test_held_out_errors_equal_the_api_per_kernel_class(make_app):
 
 
 def test_no_set_says_so(make_app, monkeypatch, tmp_path):
-    import validation.measured_sets as sets
+    import validation.measure.measured_sets as sets
 
     monkeypatch.setattr(sets, "DATA_DIR", tmp_path)
     at = _validation(make_app)
@@ -54,7 +54,7 @@ def test_no_set_says_so(make_app, monkeypatch, tmp_path):
 
 
 def test_published_results_behind_a_button(make_app):
-    from validation.published_compare import compare_published
+    from validation.compare.published import compare_published
 
     at = _validation(make_app, va_sources=["gpt-fast"])
     shown = len(at.dataframe)

@@ -41,7 +41,7 @@ def drop(value):
 
 
 def sweep_frame(grid: str):
-    from simulator.sweep import load_grid, run_sweep
+    from simulator.sweep.run import load_grid, run_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
         run = run_sweep(load_grid(ROOT / "examples" / grid), Path(tmp) / "out.parquet",

@@ -17,7 +17,7 @@ import pytest
 
 from tests.workloads.traced import config_path, small_llama_trace, tiny_trace
 from workloads import trace_raw
-from workloads.build import build_workload
+from workloads.lower.build import build_workload
 from workloads.op import OpKind, Pass, TensorRole
 
 MATRIX = (OpKind.GEMM, OpKind.GROUPED_GEMM)

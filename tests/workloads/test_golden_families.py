@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from tests.workloads.traced import tiny_trace
-from workloads.build import build_workload
+from workloads.lower.build import build_workload
 from workloads.op import OpKind
 
 GOLDEN = {

@@ -1,0 +1,1 @@
+"""Collective communication over a system's link levels (alpha-beta)."""

@@ -1,0 +1,156 @@
+"""Collective communication cost: alpha-beta collectives over a system's link levels.
+
+    collective_time_s(system, "all_reduce", 1e9, group_size=8)          -> CommCost
+    collective_costs(system, "all_gather", sizes, group_size=16, stride=8) -> CommCosts (arrays)
+
+`kind` is one of all_reduce, all_gather, reduce_scatter, all_to_all, send_recv; `algorithm` is
+one registered in `simulator.comm.collectives` for that kind, or "auto" for the fastest that
+applies at each size. A group of `group_size` devices at `stride` holds devices 0, stride,
+2*stride, ... (see `simulator.comm.placement`), which fixes the link levels it crosses. The size is
+NCCL's (see `simulator.comm.collectives`), so bus bandwidths compare with nccl-tests' busbw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from hwspecs.schema import LinkLevel, System
+from simulator.comm.collectives import (
+    KINDS,
+    LinearCost,
+    algorithms,
+    bus_factor,
+    check_kind,
+)
+from simulator.comm.collectives import algorithm as find_algorithm
+from simulator.comm.placement import check_group, place_on
+
+__all__ = ["KINDS", "CommCost", "CommCosts", "LinearCost", "collective_costs",
+           "collective_models", "collective_time_s"]
+
+NONE = "none"   # algorithm and level of a group of one: nothing moves
+
+
+@dataclass(frozen=True)
+class CommCost:
+    """One collective: its time, the bytes each device sends, and NCCL-style bandwidths.
+
+    `level` is the slowest link level the group crosses; bandwidths are 0 where nothing moves.
+    """
+
+    kind: str
+    algorithm: str
+    level: str
+    group_size: int
+    size_bytes: float
+    time_s: float
+    sent_bytes: float             # per device
+    algbw_bytes_per_s: float      # size / time
+    busbw_bytes_per_s: float      # algbw x NCCL's bus factor
+
+
+@dataclass(frozen=True)
+class CommCosts:
+    """The same collective over an array of sizes (any shape); fields as in `CommCost`."""
+
+    kind: str
+    level: str
+    group_size: int
+    size_bytes: np.ndarray
+    time_s: np.ndarray
+    sent_bytes: np.ndarray
+    algorithm: np.ndarray         # str, the algorithm used at each size
+    algbw_bytes_per_s: np.ndarray
+    busbw_bytes_per_s: np.ndarray
+
+
+def collective_models(system: System, kind: str, group_size: int, stride: int = 1,
+                      algorithm: str = "auto") -> tuple[str, dict[str, LinearCost]]:
+    """(slowest level's name, {algorithm: linear cost}) for the algorithms that apply.
+
+    For callers that evaluate many sizes themselves: time_s = latency_s + s_per_byte * size.
+    A group of one gets no algorithms (it costs nothing).
+    """
+    check_kind(kind)
+    size, stride = check_group(group_size, stride)
+    level, models = _models(system.levels, system.num_devices, system.name, kind, size, stride,
+                            algorithm)
+    return level, dict(models)
+
+
+@lru_cache(maxsize=4096)
+def _models(levels: tuple[LinkLevel, ...], num_devices: int, system_name: str, kind: str,
+            size: int, stride: int, algorithm: str) -> tuple[str, tuple[tuple[str, LinearCost],
+                                                                      ...]]:
+    """Cached on the link levels (hashable), since plan search asks the same groups often."""
+    named = None if algorithm == "auto" else find_algorithm(kind, algorithm)
+    if size == 1:
+        return NONE, ()
+    p = place_on(levels, num_devices, system_name, size, stride)
+    if named is not None:
+        reason = named.why_not(p)
+        if reason is not None:
+            raise ValueError(f"algorithm {named.name!r} does not apply to {kind} over "
+                             f"{size} devices at stride {stride}: {reason}")
+        return p.level.name, ((named.name, named.cost(p)),)
+    return p.level.name, tuple((a.name, a.cost(p)) for a in algorithms(kind)
+                               if a.why_not(p) is None)
+
+
+def collective_time_s(system: System, kind: str, size_bytes: float, group_size: int,
+                      stride: int = 1, algorithm: str = "auto") -> CommCost:
+    """The time of one collective of `size_bytes` over a group; "auto" takes the fastest."""
+    size = _check_size(size_bytes)
+    level, models = collective_models(system, kind, group_size, stride, algorithm)
+    if not models:
+        return CommCost(kind, NONE, level, group_size, size, 0.0, 0.0, 0.0, 0.0)
+    name, cost = min(models.items(), key=lambda item: _time(item[1], size))
+    if size == 0.0:
+        # NB: a zero-byte collective is skipped, as NCCL does, so it costs no latency.
+        return CommCost(kind, name, level, group_size, size, 0.0, 0.0, 0.0, 0.0)
+    time_s = _time(cost, size)
+    algbw = size / time_s if time_s > 0 else 0.0
+    return CommCost(kind, name, level, group_size, size, time_s, cost.sent_per_byte * size,
+                    algbw, algbw * bus_factor(kind, group_size))
+
+
+def collective_costs(system: System, kind: str, sizes_bytes, group_size: int, stride: int = 1,
+                     algorithm: str = "auto") -> CommCosts:
+    """`collective_time_s` over a numpy array of sizes at once (sweeps, plan search)."""
+    sizes = np.asarray(sizes_bytes, dtype=float)
+    if sizes.size and (not np.all(np.isfinite(sizes)) or np.any(sizes < 0)):
+        raise ValueError("sizes_bytes must all be finite and non-negative")
+    level, models = collective_models(system, kind, group_size, stride, algorithm)
+    if not models:
+        zeros = np.zeros_like(sizes)
+        return CommCosts(kind, level, group_size, sizes, zeros, zeros.copy(),
+                         np.full(sizes.shape, NONE), zeros.copy(), zeros.copy())
+    names = np.array(list(models))
+    lat = np.array([c.latency_s for c in models.values()]).reshape((-1,) + (1,) * sizes.ndim)
+    spb = np.array([c.s_per_byte for c in models.values()]).reshape(lat.shape)
+    sent = np.array([c.sent_per_byte for c in models.values()])
+    times = lat + spb * sizes                  # one row per algorithm
+    best = np.argmin(times, axis=0)            # ties go to the first registered
+    moved = sizes > 0
+    time_s = np.where(moved, np.take_along_axis(times, best[None], axis=0)[0], 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        algbw = np.where(time_s > 0, sizes / np.where(time_s > 0, time_s, 1.0), 0.0)
+    return CommCosts(kind, level, group_size, sizes, time_s, np.where(moved, sent[best] * sizes,
+                     0.0), names[best], algbw, algbw * bus_factor(kind, group_size))
+
+
+def _time(cost: LinearCost, size: float) -> float:
+    return cost.latency_s + cost.s_per_byte * size
+
+
+def _check_size(size_bytes: float) -> float:
+    try:
+        size = float(size_bytes)
+    except (TypeError, ValueError):
+        size = float("nan")
+    if not np.isfinite(size) or size < 0:
+        raise ValueError(f"size_bytes must be a finite, non-negative number, not {size_bytes!r}")
+    return size

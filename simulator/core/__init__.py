@@ -1,0 +1,1 @@
+"""The single-device cost model: kernel arrays, pricing, efficiency, memory, cost, reports."""

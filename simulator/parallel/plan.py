@@ -1,0 +1,269 @@
+"""Parallel plans: how a model step is spread over GPUs, and whether it can be at all.
+
+A plan multiplies out to the GPUs it uses: tp x cp x dp x pp (expert parallelism reuses the
+ranks of a stage; see `check_plan`). Ranks are ordered as in Megatron-LM: TP innermost (stride
+1, inside a node), then CP, then DP, then PP outermost. A plan that cannot work raises
+`ValueError` with the reason, in one sentence.
+
+Overlap options say which communication hides behind which compute; what does not hide is
+reported as exposed communication, separately from compute.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+
+from hwspecs import System, load_system
+from simulator.core.memory import Recompute
+from workloads.op import ModelFacts
+
+
+class PlanError(ValueError):
+    """An impossible plan; `kind` names the rule it breaks (for the planner's tally)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Schedule(enum.Enum):
+    ONE_F_ONE_B = "1f1b"            # PipeDream-flush: bubble (p-1)/(m+p-1)
+    INTERLEAVED = "interleaved"     # vp model chunks per stage: bubble (p-1)/(v*m+p-1)
+
+    @classmethod
+    def parse(cls, name: str) -> Schedule:
+        try:
+            return cls(str(name).strip().lower())
+        except ValueError:
+            raise ValueError(f"unknown pipeline schedule {name!r}; use 1f1b or "
+                             "interleaved") from None
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Which communication runs behind compute (each option documented where it is used).
+
+    dp: the data-parallel gradient reduction of a bucket starts as soon as backward has
+        produced it and hides behind the rest of the last micro-batch's backward; ZeRO-1/2's
+        parameter all-gather hides behind the next step's first forward (Megatron's
+        --overlap-grad-reduce / --overlap-param-gather, PyTorch DDP buckets).
+    zero_prefetch: ZeRO-3 / FSDP gathers the next layer's parameters while this layer computes,
+        and reduce-scatters gradients behind backward; only the first layer's gather is exposed.
+    tp: tensor-parallel collectives overlap with the GEMMs next to them (userbuffers /
+        async TP); off by default, as in most stacks.
+    cp: ring attention passes the next K/V chunk while attending to the current one.
+    p2p: pipeline sends and receives overlap with compute; off by default (Megatron's 1F1B
+        waits on them in the steady state).
+    p2p_scatter_gather: each TP rank sends only its 1/tp slice of a stage's boundary
+        activations across stages, and the next stage all-gathers them over its TP group
+        (Megatron-LM's default since 2021; sequence parallelism slices them anyway).
+    """
+
+    dp: bool = True
+    zero_prefetch: bool = True
+    tp: bool = False
+    cp: bool = True
+    p2p: bool = False
+    p2p_scatter_gather: bool = True
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parallel plan. `zero` is the ZeRO stage (3 is FSDP's FULL_SHARD)."""
+
+    tp: int = 1
+    pp: int = 1
+    dp: int = 1
+    cp: int = 1
+    ep: int = 1
+    sp: bool = False
+    vp: int = 1
+    zero: int = 0
+    micro_batch: int = 1
+    global_batch: int | None = None     # None: one micro-batch per DP rank
+    recompute: Recompute = Recompute.NONE
+    schedule: Schedule | None = None    # None: interleaved when vp > 1, else 1f1b
+    expert_imbalance: float = 1.0       # busiest expert rank's tokens / the mean
+    overlap: Overlap = field(default_factory=Overlap)
+
+    def __post_init__(self) -> None:
+        for name in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+        if self.zero not in (0, 1, 2, 3):
+            raise ValueError(f"zero must be a ZeRO stage 0, 1, 2 or 3, not {self.zero!r}")
+        if self.global_batch is not None and (not isinstance(self.global_batch, int)
+                                              or self.global_batch < 1):
+            raise ValueError(f"global_batch must be a whole number of at least 1, not "
+                             f"{self.global_batch!r}")
+        if not self.expert_imbalance >= 1.0:
+            raise ValueError(f"expert_imbalance must be at least 1 (a perfectly balanced "
+                             f"router), not {self.expert_imbalance!r}")
+        if self.schedule is Schedule.ONE_F_ONE_B and self.vp > 1:
+            raise ValueError(f"vp={self.vp} virtual stages need the interleaved schedule, "
+                             "not 1f1b")
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.cp * self.dp * self.pp
+
+    @property
+    def batch(self) -> int:
+        """Sequences per optimizer step over all DP ranks."""
+        return self.global_batch if self.global_batch is not None \
+            else self.micro_batch * self.dp
+
+    @property
+    def micro_batches(self) -> int:
+        """Micro-batches each pipeline runs per step (m)."""
+        return self.batch // (self.micro_batch * self.dp)
+
+    @property
+    def pipeline_schedule(self) -> Schedule:
+        if self.schedule is not None:
+            return self.schedule
+        return Schedule.INTERLEAVED if self.vp > 1 else Schedule.ONE_F_ONE_B
+
+    @property
+    def dp_shards(self) -> int:
+        """Ranks a ZeRO stage shards over: DP times CP (CP ranks hold the same weights)."""
+        return self.dp * self.cp
+
+    @property
+    def ep_across_dp(self) -> int:
+        """EP ranks beyond the TP group (1 when the experts are spread inside it)."""
+        return max(1, self.ep // self.tp)
+
+    def label(self) -> str:
+        parts = [f"tp{self.tp}", f"pp{self.pp}", f"dp{self.dp}"]
+        parts += [f"cp{self.cp}"] if self.cp > 1 else []
+        parts += [f"ep{self.ep}"] if self.ep > 1 else []
+        parts += ["sp"] if self.sp else []
+        parts += [f"vp{self.vp}"] if self.vp > 1 else []
+        parts += [f"zero{self.zero}", f"mb{self.micro_batch}"]
+        parts += [f"rc-{self.recompute.value}"] if self.recompute is not Recompute.NONE else []
+        return " ".join(parts)
+
+    def serving_label(self) -> str:
+        """The label of an inference plan (no ZeRO, micro-batches or recompute)."""
+        parts = [f"tp{self.tp}", f"pp{self.pp}"] + ([f"dp{self.dp}"] if self.dp > 1 else [])
+        return " ".join(parts + ([f"ep{self.ep}"] if self.ep > 1 else []))
+
+    def as_dict(self) -> dict:
+        return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "cp": self.cp, "ep": self.ep,
+                "sp": self.sp, "vp": self.vp, "zero": self.zero,
+                "micro_batch": self.micro_batch, "global_batch": self.batch,
+                "micro_batches": self.micro_batches, "recompute": self.recompute.value,
+                "schedule": self.pipeline_schedule.value, "gpus": self.gpus,
+                "expert_imbalance": self.expert_imbalance}
+
+    def with_(self, **changes) -> Plan:
+        return replace(self, **changes)
+
+
+def check_plan(plan: Plan, model: ModelFacts, num_devices: int, seq: int,
+               training: bool = True) -> None:
+    """Raise `PlanError` naming the first reason `plan` cannot run this model on the system."""
+    if plan.gpus > num_devices:
+        raise PlanError("gpus", f"plan {plan.label()} needs {plan.gpus} GPUs (tp x cp x dp x "
+                        f"pp); the system has {num_devices}")
+    _check_tp(plan, model)
+    _check_pp(plan, model, training)
+    _check_cp(plan, seq)
+    _check_ep(plan, model)
+    if training:
+        _check_batch(plan)
+    elif plan.zero or plan.cp > 1 or plan.vp > 1:
+        raise PlanError("inference", "inference plans take tp, pp, dp and ep only (no ZeRO, "
+                        "CP or virtual stages)")
+
+
+def _check_tp(plan: Plan, model: ModelFacts) -> None:
+    tp = plan.tp
+    if model.heads % tp:
+        raise PlanError("heads", f"tp={tp} does not divide the {model.heads} attention heads "
+                        f"of {model.name}")
+    kv = model.kv_heads
+    if kv and kv % tp and tp % kv:
+        raise PlanError("kv_heads", f"tp={tp} and the {kv} KV heads of {model.name} do not "
+                        "nest (one must divide the other, so each rank holds whole KV heads)")
+    if plan.sp and tp == 1:
+        raise PlanError("sp", "sequence parallelism splits the sequence over the TP group; "
+                        "it needs tp > 1")
+
+
+def _check_pp(plan: Plan, model: ModelFacts, training: bool) -> None:
+    pp, vp, layers = plan.pp, plan.vp, model.layers
+    if pp > layers:
+        raise PlanError("layers", f"pp={pp} is more pipeline stages than the {layers} layers "
+                        f"of {model.name}")
+    if layers % (pp * vp):
+        what = f"pp x vp = {pp * vp}" if vp > 1 else f"pp={pp}"
+        raise PlanError("layers", f"{what} does not divide the {layers} layers of "
+                        f"{model.name}")
+    if vp > 1 and pp == 1:
+        raise PlanError("vp", f"vp={vp} virtual stages need pipeline parallelism (pp > 1)")
+    if training and vp > 1 and plan.micro_batches % pp:
+        raise PlanError("micro_batches", f"the interleaved schedule needs the "
+                        f"{plan.micro_batches} micro-batches per pipeline to be a multiple of "
+                        f"pp={pp}")
+
+
+def _check_cp(plan: Plan, seq: int) -> None:
+    if seq % plan.cp:
+        raise PlanError("sequence", f"cp={plan.cp} does not divide the sequence of {seq} "
+                        "tokens")
+
+
+def _check_ep(plan: Plan, model: ModelFacts) -> None:
+    ep = plan.ep
+    if ep == 1:
+        return
+    if not model.experts:
+        raise PlanError("experts", f"ep={ep} needs a mixture-of-experts model; {model.name} "
+                        "has no experts")
+    if model.experts % ep:
+        raise PlanError("experts", f"ep={ep} does not divide the {model.experts} experts of "
+                        f"{model.name}")
+    if ep % plan.tp and plan.tp % ep:
+        raise PlanError("experts", f"ep={ep} and tp={plan.tp} do not nest (EP ranks are taken "
+                        "from the TP group first, then from DP)")
+    if ep > plan.tp and plan.dp_shards % (ep // plan.tp):
+        raise PlanError("experts", f"ep={ep} spreads experts over {ep // plan.tp} DP ranks "
+                        f"per TP rank, which does not divide dp x cp = {plan.dp_shards}")
+
+
+def _check_batch(plan: Plan) -> None:
+    per_step = plan.micro_batch * plan.dp
+    if plan.batch % per_step:
+        raise PlanError("batch", f"global batch {plan.batch} is not a multiple of micro-batch "
+                        f"x dp = {plan.micro_batch} x {plan.dp} = {per_step}")
+
+
+def data_parallel(gpus: int, tp: int, pp: int, cp: int = 1) -> int:
+    """The DP degree that fills `gpus` with tp x pp x cp model-parallel groups."""
+    group = tp * pp * cp
+    if gpus < group or gpus % group:
+        raise ValueError(f"--gpus {gpus} is not a multiple of tp x pp x cp = {group}")
+    return gpus // group
+
+
+def system_for_gpus(ref: str, gpus: int | None) -> System:
+    """The system `ref` names, scaled out to hold `gpus` devices where it holds fewer: more
+    nodes of a shipped system, or a device's scale-up domain and then nodes of it."""
+    system = load_system(ref)
+    if gpus is None or gpus <= system.num_devices:
+        return system
+    if ":" in ref:
+        raise ValueError(f"system {ref!r} has {system.num_devices} devices, fewer than "
+                         f"--gpus {gpus}; give it nodes=... yourself")
+    per_node = system.devices_per_node
+    if system.num_devices == 1:
+        up = system.device.scale_up
+        per_node = min(gpus, up.domain_size) if up else 1
+        nodes = -(-gpus // per_node)
+        return load_system(f"{ref}:devices={per_node}" + (f",nodes={nodes}" if nodes > 1
+                                                          else ""))
+    return load_system(f"{ref}:nodes={-(-gpus // per_node)}")

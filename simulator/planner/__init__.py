@@ -1,0 +1,1 @@
+"""Plan search over training and inference plans."""

@@ -1,0 +1,1 @@
+"""Request-level serving: arrivals, scheduling, replicas, capacity planning."""

@@ -1,0 +1,1 @@
+"""Design-space sweeps: grids, vectorized points, Parquet results, Dask."""

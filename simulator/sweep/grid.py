@@ -1,0 +1,301 @@
+"""A sweep's grid: the axes read from GRID.yaml, validated, and cut into chunks.
+
+A chunk is one workload shape (model, phase, batch, seq, context): it is traced (or re-shaped
+from the trace cache) once and priced on every device x plan x precision x variant of the grid.
+
+A plan is a mapping of `simulator.parallel.plan.Plan` fields ({tp: 4, pp: 2}); the grid's batch is
+per data-parallel replica, so a training plan's global batch is batch x dp, and its micro-batch
+is the whole replica batch unless the plan names one. Without a `plans` key every point is one
+device, as `simulate` prices it (`SINGLE`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.core.cost import CostOptions
+from simulator.core.memory import Recompute
+from simulator.core.precision import Precision
+from simulator.parallel.plan import Plan, Schedule
+
+# `link` scales every link level of a plan's system (it changes nothing on one device).
+VARIANT_FACTORS = ("matrix", "vector", "mem_bw", "mem_capacity", "link", "price", "power")
+PHASES = ("prefill", "decode", "train")
+# The Plan fields a grid's plan may set (batch and recompute come from the grid's own axes).
+PLAN_KEYS = ("tp", "pp", "dp", "cp", "ep", "sp", "vp", "zero", "micro_batch", "schedule",
+             "expert_imbalance")
+_PLAN_INTS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "micro_batch")
+_LIST_KEYS = ("models", "phases", "batch", "seq", "context", "devices", "precisions")
+_KEYS = {*_LIST_KEYS, "variants", "plans", "ideal", "pricing", "recompute"}
+
+PlanItem = tuple[tuple[str, Any], ...]   # (field, value) pairs in PLAN_KEYS order
+SINGLE: PlanItem = ()                    # one device, priced as `simulate` prices it
+
+
+@dataclass(frozen=True)
+class ChunkKey:
+    """One workload shape: what a chunk traces once."""
+
+    index: int
+    model: str
+    phase: str
+    batch: int
+    seq: int
+    context: int
+
+
+@dataclass(frozen=True)
+class Grid:
+    models: tuple[str, ...]
+    phases: tuple[str, ...]
+    batch: tuple[int, ...]
+    seq: tuple[int, ...]
+    context: tuple[int, ...]          # decode's KV-cache lengths
+    devices: tuple[str, ...]          # shipped names or device YAML paths
+    variants: tuple[tuple[tuple[str, float], ...], ...]   # each: (factor, multiplier) pairs
+    precisions: tuple[Precision, ...]
+    ideal: bool = False
+    pricing: str = "rent"
+    recompute: str = "none"
+    plans: tuple[PlanItem, ...] = (SINGLE,)
+
+    def chunks(self) -> list[ChunkKey]:
+        keys = []
+        for model, phase in itertools.product(self.models, self.phases):
+            for batch, seq, context in self.shapes(phase):
+                keys.append(ChunkKey(len(keys), model, phase, batch, seq, context))
+        return keys
+
+    def shapes(self, phase: str) -> list[tuple[int, int, int]]:
+        """(batch, seq, context): decode runs one token on each KV-cache length."""
+        if phase == "decode":
+            return [(b, 1, c) for b, c in itertools.product(self.batch, self.context)]
+        return [(b, s, 0) for b, s in itertools.product(self.batch, self.seq)]
+
+    @property
+    def points_per_chunk(self) -> int:
+        return len(self.devices) * len(self.plans) * len(self.variants) * len(self.precisions)
+
+    @property
+    def num_points(self) -> int:
+        return len(self.chunks()) * self.points_per_chunk
+
+    def cost_options(self) -> CostOptions:
+        return CostOptions(pricing=self.pricing)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A canonical, JSON-ready form: two grids are the same sweep when these are equal."""
+        return {
+            "models": list(self.models), "phases": list(self.phases),
+            "batch": list(self.batch), "seq": list(self.seq), "context": list(self.context),
+            "devices": list(self.devices),
+            "variants": [dict(v) for v in self.variants],
+            "plans": [dict(p) for p in self.plans],
+            "precisions": [p.label for p in self.precisions],
+            "ideal": self.ideal, "pricing": self.pricing, "recompute": self.recompute,
+        }
+
+    def fingerprint(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def variant_label(variant: tuple[tuple[str, float], ...]) -> str:
+    return ",".join(f"{k}x{v:g}" for k, v in variant) or "base"
+
+
+def plan_label(item: PlanItem) -> str:
+    """'tp4 pp2 dp1', then the other fields the plan sets: 'tp8 pp1 dp1 ep8 zero1 mb2'."""
+    fields = dict(item)
+    parts = [f"{k}{fields.get(k, 1)}" for k in ("tp", "pp", "dp")]
+    for key in PLAN_KEYS[3:]:
+        if key not in fields:
+            continue
+        value = fields[key]
+        short = {"micro_batch": "mb", "expert_imbalance": "imbalance"}.get(key, key)
+        parts.append(key if value is True else str(value) if key == "schedule"
+                     else f"{short}{value:g}")
+    return " ".join(parts)
+
+
+def plan_for(item: PlanItem, phase: str, batch: int, recompute: str) -> Plan:
+    """The Plan of a grid plan at one workload shape (see the module doc for the batch)."""
+    fields = dict(item)
+    schedule = fields.pop("schedule", None)
+    if phase != "train":
+        return Plan(**fields, schedule=Schedule.parse(schedule) if schedule else None)
+    fields.setdefault("micro_batch", batch)
+    return Plan(**fields, global_batch=batch * fields.get("dp", 1),
+                recompute=Recompute.parse(recompute),
+                schedule=Schedule.parse(schedule) if schedule else None)
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read and validate a GRID.yaml."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+    except OSError as e:
+        raise ValueError(f"cannot read grid file {path}: {e.strerror}") from None
+    return grid_from_dict(raw, str(path))
+
+
+def grid_from_dict(raw: Any, where: str = "grid") -> Grid:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: a grid must be a YAML mapping of axes")
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise ValueError(f"{where}: unknown grid key(s) {', '.join(sorted(unknown))}; "
+                         f"allowed: {', '.join(sorted(_KEYS))}")
+    for key in ("models", "devices"):
+        if key not in raw:
+            raise ValueError(f"{where}: the grid needs a '{key}' list")
+    lists = {k: _as_list(raw, k, where) for k in _LIST_KEYS if k in raw}
+    phases = tuple(str(p) for p in lists.get("phases", ["prefill"]))
+    for p in phases:
+        if p not in PHASES:
+            raise ValueError(f"{where}: unknown phase {p!r}; use {', '.join(PHASES)}")
+    seq = _positive_ints(lists.get("seq", [2048]), "seq", where)
+    grid = Grid(
+        models=tuple(str(m) for m in lists["models"]),
+        phases=phases,
+        batch=_positive_ints(lists.get("batch", [1]), "batch", where),
+        seq=seq,
+        context=_positive_ints(lists.get("context", list(seq)), "context", where),
+        devices=_devices(lists["devices"], where),
+        variants=_variants(raw.get("variants", {}), where),
+        precisions=tuple(_precision(p, where) for p in lists.get("precisions", ["bf16"])),
+        ideal=_bool(raw.get("ideal", False), "ideal", where),
+        pricing=str(raw.get("pricing", "rent")),
+        recompute=Recompute.parse(str(raw.get("recompute", "none"))).value,
+        plans=_plans(raw["plans"], where) if "plans" in raw else (SINGLE,),
+    )
+    CostOptions(pricing=grid.pricing)  # raises the clear "unknown pricing" error
+    for key in ("models", "devices", "precisions", "plans"):
+        values = [str(v) for v in grid.to_dict()[key]]
+        if len(set(values)) != len(values):
+            raise ValueError(f"{where}: '{key}' lists a value twice")
+    return grid
+
+
+def _as_list(raw: dict, key: str, where: str) -> list:
+    value = raw[key]
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise ValueError(f"{where}: '{key}' must list at least one value")
+    return items
+
+
+def _positive_ints(values: list, key: str, where: str) -> tuple[int, ...]:
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ValueError(f"{where}: '{key}' must be positive integers, not {values}")
+    if len(set(values)) != len(values):
+        raise ValueError(f"{where}: '{key}' lists a value twice")
+    return tuple(values)
+
+
+def _bool(value: Any, key: str, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{where}: '{key}' must be true or false, not {value!r}")
+    return value
+
+
+def _devices(values: list, where: str) -> tuple[str, ...]:
+    from hwspecs import device_names
+
+    if values == ["all"]:
+        return tuple(device_names())
+    return tuple(str(v) for v in values)
+
+
+def _variants(raw: Any, where: str) -> tuple[tuple[tuple[str, float], ...], ...]:
+    """The cartesian product of the factor axes, e.g. {mem_bw: [0.5, 1, 2], matrix: [1, 2]}."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: 'variants' must map a factor to its multipliers, e.g. "
+                         "{mem_bw: [0.5, 1, 2]}")
+    axes = []
+    for factor, values in raw.items():
+        if factor not in VARIANT_FACTORS:
+            raise ValueError(f"{where}: unknown variant factor {factor!r}; use "
+                             f"{', '.join(VARIANT_FACTORS)}")
+        values = values if isinstance(values, list) else [values]
+        ok = all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < float("inf")
+                 for v in values)
+        if not values or not ok or len(set(values)) != len(values):
+            raise ValueError(f"{where}: variant factor {factor!r} needs distinct positive "
+                             f"multipliers, not {values}")
+        axes.append([(factor, float(v)) for v in values])
+    return tuple(tuple(combo) for combo in itertools.product(*axes))
+
+
+def _precision(value: Any, where: str) -> Precision:
+    """'fp8', or {dtype: bf16, weights: int4, kv: fp8, sparse: false}."""
+    try:
+        if isinstance(value, str):
+            return Precision.parse(value)
+        if isinstance(value, dict) and set(value) <= {"dtype", "weights", "kv", "sparse"}:
+            return Precision.parse(str(value.get("dtype", "bf16")), weights=value.get("weights"),
+                                   kv=value.get("kv"),
+                                   sparse=_bool(value.get("sparse", False), "sparse", where))
+    except ValueError as e:
+        raise ValueError(f"{where}: bad precision {value!r}: {e}") from None
+    raise ValueError(f"{where}: a precision is a dtype name or a mapping with dtype, weights, "
+                     f"kv, sparse; not {value!r}")
+
+
+def _plans(raw: Any, where: str) -> tuple[PlanItem, ...]:
+    """[{tp: 8}, {tp: 4, pp: 2}, {tp: 2, dp: 4, zero: 1}]: Plan fields, defaults left out."""
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise ValueError(f"{where}: 'plans' must list at least one plan, e.g. [{{tp: 8}}]")
+    return tuple(_plan(item, where) for item in items)
+
+
+def _plan(item: Any, where: str) -> PlanItem:
+    if item is None:
+        item = {}
+    if not isinstance(item, dict):
+        raise ValueError(f"{where}: a plan is a mapping of plan fields like {{tp: 4, pp: 2}}, "
+                         f"not {item!r}")
+    unknown = set(item) - set(PLAN_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: plan {item} has unknown field(s) "
+                         f"{', '.join(sorted(map(str, unknown)))}; use {', '.join(PLAN_KEYS)} "
+                         "(the grid's batch and recompute set the rest)")
+    problem = _plan_problem(item)
+    if problem is None:
+        try:
+            plan_for(tuple(item.items()), "train", 1, "none")
+        except ValueError as e:
+            problem = str(e)
+    if problem is not None:
+        raise ValueError(f"{where}: bad plan {item}: {problem}")
+    defaults = Plan()
+    # A micro-batch stays even at 1: left out, it means the whole replica batch.
+    return tuple((k, _canonical(k, item[k])) for k in PLAN_KEYS
+                 if k in item and (k == "micro_batch" or item[k] != getattr(defaults, k)))
+
+
+def _plan_problem(item: dict) -> str | None:
+    for key in _PLAN_INTS:
+        value = item.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"{key} must be a whole number, not {value!r}"
+    if not isinstance(item.get("sp", False), bool):
+        return f"sp must be true or false, not {item['sp']!r}"
+    value = item.get("expert_imbalance", 1.0)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"expert_imbalance must be a number, not {value!r}"
+    if not isinstance(item.get("schedule", ""), str):
+        return f"schedule must be 1f1b or interleaved, not {item['schedule']!r}"
+    return None
+
+
+def _canonical(key: str, value: Any) -> Any:
+    if key == "schedule":
+        return Schedule.parse(value).value
+    return float(value) if key == "expert_imbalance" else value

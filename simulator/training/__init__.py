@@ -1,0 +1,1 @@
+"""Training at scale: one optimizer step of a parallel plan."""

@@ -1,0 +1,131 @@
+"""Memory per GPU of a training plan: parameters, gradients and optimizer states by ZeRO stage,
+activations per micro-batch times the micro-batches in flight.
+
+Mixed-precision AdamW: weights and gradients in the weight format, an fp32 master copy and two
+fp32 moments per parameter (the master copy is counted with the optimizer states, which ZeRO-1
+shards). ZeRO-1 shards the optimizer states over dp x cp, ZeRO-2 also the gradients, ZeRO-3 /
+FSDP also the weights (plus the gathered weights of the layer in use and the one prefetched).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.core.memory import _ADAM_MOMENT_BYTES, _MASTER_BYTES, Footprint, Recompute
+from simulator.core.precision import Precision
+from simulator.parallel.pipeline import per_stage, stage_of_slot
+from simulator.parallel.plan import Plan, Schedule
+from simulator.training.slots import SlotTimes
+from workloads.op import ModelFacts
+
+
+@dataclass(frozen=True)
+class ParamSlots:
+    """Parameters per slot (before, each layer, after), dense and routed-expert, unsharded."""
+
+    dense: np.ndarray
+    expert: np.ndarray
+    tied: bool            # input and output embeddings share one matrix
+
+
+def param_slots(facts: ModelFacts) -> ParamSlots:
+    """From the model facts: embeddings at the ends, the rest spread evenly over the layers."""
+    layers = max(facts.layers, 1)
+    table = facts.vocab_size * facts.hidden_size
+    emb = facts.embedding_params
+    tied = 0 < emb < 1.5 * table
+    pre, post = (emb, emb) if tied else (emb / 2, emb / 2)
+    routed = 0.0
+    if facts.experts > facts.experts_per_token > 0:
+        routed = (facts.params - facts.active_params) * facts.experts \
+            / (facts.experts - facts.experts_per_token)
+    # NB: position embeddings and the final norm are spread over the layers with the rest.
+    body = (facts.params - emb - routed) / layers
+    dense = np.concatenate(([pre], np.full(layers, body), [post]))
+    expert = np.concatenate(([0.0], np.full(layers, routed / layers), [0.0]))
+    return ParamSlots(dense=dense, expert=expert, tied=tied)
+
+
+def stage_params_per_gpu(p: ParamSlots, layers: int, plan: Plan) -> np.ndarray:
+    """Parameters one GPU of each stage holds before ZeRO sharding.
+
+    A tied embedding lives on the first stage and, when pp > 1, a copy on the last one (as in
+    Megatron-LM); with one stage it is held once."""
+    dense = p.dense.copy()
+    if p.tied and plan.pp == 1:
+        dense[-1] = 0.0
+    # NB: norm weights are split by tp with the rest (they are replicated in reality, and tiny).
+    return per_stage(dense, layers, plan.pp) / plan.tp \
+        + per_stage(p.expert, layers, plan.pp) / max(plan.tp, plan.ep)
+
+
+def stage_in_flight(plan: Plan) -> np.ndarray:
+    """Micro-batches whose activations each stage holds at its peak."""
+    p, m = plan.pp, plan.micro_batches
+    stages = np.arange(p)
+    extra = (p - 1) / plan.vp if plan.pipeline_schedule is Schedule.INTERLEAVED else 0.0
+    return np.minimum(float(m), (p - stages) + extra)
+
+
+def activation_slots(st: SlotTimes, plan: Plan, facts: ModelFacts, seq: int,
+                     saved_ratio: float, act_bytes: float) -> np.ndarray:
+    """Activation bytes one micro-batch leaves on one GPU per slot, under the recompute policy.
+
+    `saved_ratio` turns forward output bytes into what backward keeps (the traced workload's
+    saved-activation bytes over its forward output bytes)."""
+    kept = st.fwd_act_bytes * saved_ratio
+    layers = slice(1, len(kept) - 1)
+    if plan.recompute is Recompute.SELECTIVE:
+        kept[layers] = st.fwd_matrix_act_bytes[layers] * saved_ratio
+    elif plan.recompute is Recompute.FULL:
+        tokens = plan.micro_batch * seq / plan.cp / (plan.tp if plan.sp else 1)
+        kept[layers] = tokens * facts.hidden_size * act_bytes
+        # NB: the embedding's output is the first layer's kept input; its own backward needs
+        # only the token ids (dropout masks left out).
+        kept[0] = 0.0
+    return kept
+
+
+def footprint(st: SlotTimes, params: ParamSlots, plan: Plan, facts: ModelFacts, seq: int,
+              precision: Precision, capacity_bytes: float, saved_ratio: float
+              ) -> tuple[Footprint, int]:
+    """The footprint of the fullest stage, and which stage that is."""
+    layers = facts.layers
+    p_gpu = stage_params_per_gpu(params, layers, plan)
+    shards = plan.dp_shards
+    w_bytes = precision.weight_bytes_per_element()
+    g_bytes = precision.weights.bytes
+    master = _MASTER_BYTES if precision.weights.bits < 32 else 0.0
+    weights = p_gpu * w_bytes / (shards if plan.zero == 3 else 1)
+    if plan.zero == 3:
+        layer_max = (params.dense[1:-1] / plan.tp + params.expert[1:-1]
+                     / max(plan.tp, plan.ep)).max(initial=0.0)
+        weights = weights + 2 * layer_max * w_bytes
+    grads = p_gpu * g_bytes / (shards if plan.zero >= 2 else 1)
+    optim = p_gpu * (master + _ADAM_MOMENT_BYTES) / (shards if plan.zero >= 1 else 1)
+    act = activation_slots(st, plan, facts, seq, saved_ratio, precision.activations.bytes)
+    per_mb = per_stage(act, layers, plan.pp)
+    work = np.zeros(plan.pp)
+    if plan.recompute is Recompute.FULL:
+        # The layer being recomputed holds its full activations for a moment (one at a time).
+        work = per_stage_max(st.fwd_act_bytes[1:-1] * saved_ratio, layers, plan.pp)
+    transient = per_stage_max(st.transient_bytes, layers, plan.pp, with_ends=True)
+    acts = per_mb * stage_in_flight(plan) + work + transient
+    total = weights + grads + optim + acts
+    s = int(np.argmax(total))
+    return Footprint(weights_bytes=float(weights[s]), kv_cache_bytes=0.0,
+                     activation_bytes=float(acts[s]), gradient_bytes=float(grads[s]),
+                     optimizer_bytes=float(optim[s]), capacity_bytes=capacity_bytes), s
+
+
+def per_stage_max(values: np.ndarray, layers: int, pp: int, with_ends: bool = False
+                  ) -> np.ndarray:
+    """Largest value per stage (of layer slots only, unless `with_ends`)."""
+    stage = stage_of_slot(layers, pp)
+    if not with_ends:
+        stage = stage[1:-1]
+    out = np.zeros(pp)
+    np.maximum.at(out, stage, values)
+    return out

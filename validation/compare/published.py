@@ -1,0 +1,184 @@
+"""Predictions vs the published multi-GPU results: error per case, median and worst per source.
+
+    result = compare_published()                 # every case the simulator can express
+    result.summary()                             # per source: cases, median |error|, worst
+    result.to_frame()                            # one row per case (pandas)
+
+error = predicted / published - 1, on the metric as published: Megatron-LM's TFLOP/s per GPU
+(our step time through the paper's own FLOP formula), MPT's tokens/s per GPU, TensorRT-LLM's
+output tokens/s per GPU, gpt-fast's tokens/s of one request. Nothing is fitted to these rows:
+the simulator runs with the shipped specs and their default efficiency profiles.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from hwspecs.dtypes import DType
+from simulator.core.precision import Precision
+from simulator.inference.step import (
+    InferenceWorkloads,
+    InferOptions,
+    decode_context,
+    simulate_inference,
+)
+from simulator.parallel.plan import system_for_gpus
+from simulator.training.step import TrainOptions, evaluate, prepare
+from validation.compare.published_cases import (
+    SOURCES,
+    InferCase,
+    Skipped,
+    TrainCase,
+    inference_cases,
+    megatron_flops_per_step,
+    training_cases,
+)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case_id: str
+    source: str
+    configuration: str
+    metric: str
+    predicted: float | None
+    published: float
+    feasible: bool | None
+    note: str
+
+    @property
+    def error(self) -> float | None:
+        return None if self.predicted is None else self.predicted / self.published - 1.0
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    source: str
+    cases: int
+    median_abs_error: float
+    worst_error: float          # signed, the largest in magnitude
+    worst_case: str
+
+
+@dataclass(frozen=True)
+class PublishedComparison:
+    results: tuple[CaseResult, ...]
+    skipped: tuple[Skipped, ...]
+
+    def summary(self) -> list[SourceSummary]:
+        out = []
+        for source in SOURCES:
+            rows = [r for r in self.results if r.source == source and r.error is not None]
+            if not rows:
+                continue
+            worst = max(rows, key=lambda r: abs(r.error))
+            out.append(SourceSummary(source, len(rows),
+                                     statistics.median(abs(r.error) for r in rows),
+                                     worst.error, worst.case_id))
+        return out
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame([{**vars(r), "error": r.error} for r in self.results])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cases": [{**vars(r), "error": r.error} for r in self.results],
+                "summary": [vars(s) for s in self.summary()],
+                "skipped": [vars(s) for s in self.skipped]}
+
+
+class _Workloads:
+    """Traced workloads and prepared training contexts, shared across cases."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple, Any] = {}
+
+    def get(self, ref: str, phase: str, batch: int, seq: int, context: int = 0,
+            disabled: tuple[str, ...] = ()):
+        from workloads import get_workload
+
+        key = (ref, phase, batch, seq, context, disabled)
+        if key not in self.cache:
+            self.cache[key] = get_workload(ref, phase, batch=batch, seq=seq, context=context,
+                                           dtype=DType.BF16, disabled_passes=disabled)
+        return self.cache[key]
+
+    def prepared(self, case: TrainCase, system):
+        key = ("prep", case.model.ref(), case.seq, system.name, case.dtype,
+               case.disabled_passes)
+        if key not in self.cache:
+            w = self.get(case.model.ref(), "train", 1, case.seq, 0, case.disabled_passes)
+            options = TrainOptions(precision=Precision.parse(case.dtype))
+            self.cache[key] = prepare(w, system, options)
+        return self.cache[key]
+
+
+def _train(case: TrainCase, ws: _Workloads) -> tuple[float, bool]:
+    system = system_for_gpus(case.system, None)
+    report = evaluate(ws.prepared(case, system), case.plan)
+    if case.metric == "tflops_per_gpu":
+        layers, hidden, vocab = case.dims
+        flops = megatron_flops_per_step(case.plan.batch, case.seq, layers, hidden, vocab)
+        value = flops / report.step_time_s / case.plan.gpus / 1e12
+    else:
+        value = report.tokens_per_s / report.gpus
+    return value, report.feasible
+
+
+def _infer(case: InferCase, ws: _Workloads) -> tuple[float, bool]:
+    system = system_for_gpus(case.system, None)
+    ref = case.model.ref()
+    prefill = ws.get(ref, "prefill", case.batch, case.input_len)
+    decode = ws.get(ref, "decode", case.batch, 1, decode_context(case.input_len,
+                                                                 case.output_len))
+    report = simulate_inference(InferenceWorkloads(prefill, decode, decode, case.output_len),
+                                system, case.plan,
+                                InferOptions(precision=Precision.parse(**case.precision)))
+    value = report.tokens_per_s_per_gpu if case.metric == "tokens_per_s_per_gpu" \
+        else report.tokens_per_s
+    return value, report.feasible
+
+
+def _configuration(case: TrainCase | InferCase) -> str:
+    if isinstance(case, TrainCase):
+        return (f"{case.model.name} on {case.system}: {case.plan.label()}, seq {case.seq}, "
+                f"global batch {case.plan.batch}, {case.dtype}")
+    return (f"{case.model.name} on {case.system}: {case.plan.serving_label()}, "
+            f"batch {case.batch}, "
+            f"{case.input_len} in / {case.output_len} out, {case.precision}")
+
+
+def compare_published(sources: Iterable[str] | None = None,
+                      case_ids: Iterable[str] | None = None,
+                      progress: Callable[[str], None] | None = None) -> PublishedComparison:
+    """Run every expressible case (of `sources`, or these `case_ids`) and compare."""
+    wanted = set(sources) if sources is not None else set(SOURCES)
+    unknown = wanted - set(SOURCES)
+    if unknown:
+        raise ValueError(f"unknown published source(s) {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(SOURCES)}")
+    ids = set(case_ids) if case_ids is not None else None
+    train, skipped_t = training_cases()
+    infer, skipped_i = inference_cases()
+    ws = _Workloads()
+    results = []
+    for case in [*train, *infer]:
+        if case.source not in wanted or (ids is not None and case.case_id not in ids):
+            continue
+        if progress:
+            progress(case.case_id)
+        run = _train if isinstance(case, TrainCase) else _infer
+        try:
+            value, feasible = run(case, ws)
+            note = case.note if feasible else f"out of memory in our model; {case.note}"
+        except (ValueError, LookupError) as exc:
+            value, feasible, note = None, None, f"cannot run: {exc}"
+        results.append(CaseResult(case.case_id, case.source, _configuration(case), case.metric,
+                                  value, case.published, feasible, note))
+    skipped = tuple(s for s in (*skipped_t, *skipped_i) if s.source in wanted
+                    and (ids is None or s.case_id in ids))
+    return PublishedComparison(tuple(results), skipped)

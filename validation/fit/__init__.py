@@ -1,0 +1,1 @@
+"""Fitting an efficiency profile to measurements."""

@@ -1,0 +1,1 @@
+"""Measuring kernels on this machine: grids, timing, fingerprints, records."""

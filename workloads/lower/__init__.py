@@ -1,0 +1,1 @@
+"""Lowering: raw aten ops to the kernels a GPU stack runs, as a Workload."""

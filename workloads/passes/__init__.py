@@ -1,1 +1,0 @@
-"""Lowering passes, used by `workloads.fuse`: per-op rewrites and kernel grouping."""
