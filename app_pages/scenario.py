@@ -61,10 +61,10 @@ class Scenario:
     def options(self):
         from simulator.core.cost import CostOptions
         from simulator.core.memory import Recompute
+        from simulator.core.options import Options
         from simulator.core.precision import Precision
-        from simulator.core.simulate import SimOptions
 
-        return SimOptions(
+        return Options(
             precision=Precision.parse(self.dtype,
                                       weights=None if self.weights == "same" else self.weights,
                                       kv=None if self.kv == "same" else self.kv,

@@ -157,15 +157,16 @@ def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_ba
                  dtype: str, pricing: str, objective: str, train_tokens: float | None):
     """The plan search of `archsim train --search` for these inputs, as the CLI calls it."""
     from simulator.core.cost import CostOptions
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.parallel.plan import system_for_gpus
+    from simulator.parallel.systems import system_for_gpus
     from simulator.planner.search import search_training
-    from simulator.training.step import TrainOptions, prepare
+    from simulator.training.step import prepare
     from workloads.config import tp_plan_of
 
     system = system_for_gpus(system_ref, gpus)
     tp_plan = tp_plan_of(model_ref)
-    options = TrainOptions(precision=Precision.parse(dtype), cost=CostOptions(pricing=pricing),
+    options = Options(precision=Precision.parse(dtype), cost=CostOptions(pricing=pricing),
                            tp_plan=tp_plan)
     prep = prepare(workload(model_ref, "train", 1, seq, 0), system, options)
     return system, search_training(prep, gpus, global_batch, objective,
@@ -193,24 +194,25 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
                 qps: float, duration_s: float, input_len: str, output_len: str,
                 ttft_s: float | None, tpot_s: float | None):
     """`archsim serve` for these inputs (default scheduler and router, seed 0)."""
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.inference.step import InferOptions
-    from simulator.parallel.plan import Plan, system_for_gpus
-    from simulator.serving.iteration_cost import ReplicaSpec
+    from simulator.parallel.plan import Plan
+    from simulator.parallel.systems import system_for_gpus
     from simulator.serving.lengths import parse_length
+    from simulator.serving.replica import ReplicaSpec
     from simulator.serving.simulation import Slo, Traffic, simulate_serving
 
     traffic = Traffic(rate_per_s=qps, duration_s=duration_s, input_len=parse_length(input_len),
                       output_len=parse_length(output_len))
     spec = ReplicaSpec(model_ref, system_for_gpus(hardware, tp), Plan(tp=tp),
-                       InferOptions(precision=Precision.parse(precision)))
+                       Options(precision=Precision.parse(precision)))
     return simulate_serving(spec, traffic, replicas, slo=Slo(ttft_s, tpot_s))
 
 
 @st.cache_data(show_spinner=False)
 def kernel_comparison(folder: str):
     """A shipped measurement set's device and its predicted-vs-measured table per kernel."""
-    from simulator.core.efficiency import profile_for
+    from simulator.core.profile import profile_for
     from validation.compare.kernels import kernel_comparison as compare
     from validation.measure.measured_sets import load_set
 

@@ -9,12 +9,15 @@ from archsim_cli.output import add_json_flag, print_json, print_table
 
 def register(sub) -> None:
     p = sub.add_parser("calibrate", help="fit the efficiency model to `archsim bench` "
-                       "measurements; save hwspecs/calibration/<device>.yaml")
+                       "measurements; save hwspecs/calibration/<device>.<engine>.yaml")
     p.add_argument("measured", help="measurement folder or file (validation/data/<device>)")
     p.add_argument("--spec", default=None,
                    help="device name or YAML (default: the spec beside the measurements)")
+    p.add_argument("--engine", default=None,
+                   help="the software stack the kernels ran under (default: the records' "
+                        "engine; `archsim bench` measures eager PyTorch, 'torch')")
     p.add_argument("--out", default=None,
-                   help="profile path (default hwspecs/calibration/<device>.yaml)")
+                   help="profile path (default hwspecs/calibration/<device>.<engine>.yaml)")
     add_json_flag(p)
     p.set_defaults(run=_run)
 
@@ -22,7 +25,7 @@ def register(sub) -> None:
 def _run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from simulator.core.efficiency import CALIBRATION_DIR, default_profile
+    from simulator.core.profile import CALIBRATION_DIR, default_profile
     from validation.fit.calibrate import error_table, fit_profile, save_profile
     from validation.measure.measured_sets import load_set
 
@@ -33,7 +36,9 @@ def _run(args: argparse.Namespace) -> int:
                       name=f"{s.device.name} fitted {date}",
                       source=f"archsim calibrate on {s.measurements.csv_path.name} "
                              f"(measured {meta.get('date', '?')})")
-    path = save_profile(fit.profile, args.out or CALIBRATION_DIR / f"{s.device.name}.yaml")
+    engine = args.engine or meta.get("engine", "torch")
+    path = save_profile(fit.profile,
+                        args.out or CALIBRATION_DIR / f"{s.device.name}.{engine}.yaml")
     table = error_table(frame, fit.predicted_s, fit.holdout)
     if args.json:
         print_json({"profile_path": str(path), "device": s.device.name,

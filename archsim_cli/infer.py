@@ -38,7 +38,7 @@ def register(sub) -> None:
 
 def _workloads(args):
     from hwspecs.dtypes import DType
-    from simulator.inference.step import InferenceWorkloads, decode_context
+    from simulator.inference.request import InferenceWorkloads, decode_context
     from workloads import get_workload
 
     prefill = get_workload(args.model, "prefill", batch=args.batch, seq=args.input_len,
@@ -51,19 +51,20 @@ def _workloads(args):
 
 def _options(args):
     from simulator.core.cost import CostOptions
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.inference.step import InferOptions
     from workloads.config import tp_plan_of
 
-    return InferOptions(precision=Precision.parse(args.dtype, weights=args.weights_dtype,
+    return Options(precision=Precision.parse(args.dtype, weights=args.weights_dtype,
                                                   kv=args.kv_dtype),
                         ideal=args.ideal, cost=CostOptions(pricing=args.pricing),
                         tp_plan=tp_plan_of(args.model))
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator.inference.step import simulate_inference
-    from simulator.parallel.plan import Plan, system_for_gpus
+    from simulator.inference.request import simulate_inference
+    from simulator.parallel.plan import Plan
+    from simulator.parallel.systems import system_for_gpus
 
     gpus = args.gpus or (None if args.search else args.tp * args.pp * args.dp)
     system = system_for_gpus(args.system, gpus)

@@ -62,18 +62,19 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.inference.step import InferOptions
-    from simulator.parallel.plan import Plan, system_for_gpus
-    from simulator.serving.iteration_cost import ReplicaSpec
+    from simulator.parallel.plan import Plan
+    from simulator.parallel.systems import system_for_gpus
     from simulator.serving.lengths import parse_length
+    from simulator.serving.replica import ReplicaSpec
     from simulator.serving.simulation import Slo, Traffic, simulate_serving
 
     traffic = Traffic(rate_per_s=args.qps, duration_s=args.duration, cv=args.cv,
                       input_len=parse_length(args.input_len),
                       output_len=parse_length(args.output_len), trace=args.trace, seed=args.seed)
     spec = ReplicaSpec(args.model, system_for_gpus(args.system, args.tp), Plan(tp=args.tp),
-                       InferOptions(precision=Precision.parse(args.dtype, kv=args.kv_dtype)))
+                       Options(precision=Precision.parse(args.dtype, kv=args.kv_dtype)))
     result = simulate_serving(spec, traffic, args.replicas, scheduler_of(args),
                               router=args.router, slo=Slo(args.slo_ttft, args.slo_tpot),
                               prefill_replicas=args.prefill_replicas)

@@ -67,10 +67,10 @@ def _workload(args):
 def _options(args):
     from simulator.core.cost import CostOptions
     from simulator.core.memory import Recompute
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.core.simulate import SimOptions
 
-    return SimOptions(
+    return Options(
         precision=Precision.parse(args.dtype, weights=args.weights_dtype, kv=args.kv_dtype,
                                   sparse=args.sparse),
         ideal=args.ideal, recompute=Recompute.parse(args.recompute),

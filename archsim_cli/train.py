@@ -50,17 +50,18 @@ def register(sub) -> None:
 
 def _options(args):
     from simulator.core.cost import CostOptions
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.training.step import TrainOptions
     from workloads.config import tp_plan_of
 
-    return TrainOptions(precision=Precision.parse(args.dtype), ideal=args.ideal,
+    return Options(precision=Precision.parse(args.dtype), ideal=args.ideal,
                         cost=CostOptions(pricing=args.pricing), tp_plan=tp_plan_of(args.model))
 
 
 def _plan(args, gpus: int | None):
     from simulator.core.memory import Recompute
-    from simulator.parallel.plan import Overlap, Plan, data_parallel
+    from simulator.parallel.plan import Overlap, Plan
+    from simulator.parallel.systems import data_parallel
 
     dp = args.dp if args.dp is not None else (
         data_parallel(gpus, args.tp, args.pp, args.cp) if gpus else 1)
@@ -74,7 +75,7 @@ def _plan(args, gpus: int | None):
 
 def _run(args: argparse.Namespace) -> int:
     from hwspecs.dtypes import DType
-    from simulator.parallel.plan import system_for_gpus
+    from simulator.parallel.systems import system_for_gpus
     from simulator.training.step import evaluate, prepare
     from workloads import get_workload
 

@@ -169,9 +169,11 @@ def _median_s(fn, repeats: int) -> float:
 def _archsim_inputs(model: str, tp: int, batch: int):
     """The workloads, system, plan and options `archsim infer` builds for this case."""
     from hwspecs.dtypes import DType
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.inference.step import InferenceWorkloads, InferOptions, decode_context
-    from simulator.parallel.plan import Plan, system_for_gpus
+    from simulator.inference.request import InferenceWorkloads, decode_context
+    from simulator.parallel.plan import Plan
+    from simulator.parallel.systems import system_for_gpus
     from workloads import get_workload
     from workloads.config import tp_plan_of
 
@@ -179,7 +181,7 @@ def _archsim_inputs(model: str, tp: int, batch: int):
     decode = get_workload(model, "decode", batch=batch, seq=1,
                           context=decode_context(PROMPT_LEN, OUTPUT_LEN), dtype=DType.BF16)
     ws = InferenceWorkloads(prefill, decode, decode, OUTPUT_LEN)
-    options = InferOptions(precision=Precision.parse("bf16"), tp_plan=tp_plan_of(model))
+    options = Options(precision=Precision.parse("bf16"), tp_plan=tp_plan_of(model))
     return ws, system_for_gpus(DEVICE, tp), Plan(tp=tp), options
 
 
@@ -198,13 +200,13 @@ def _sweep_per_point(ws, device, repeats: int) -> tuple[float, float, float, int
 
     from simulator.core.arrays import to_arrays
     from simulator.core.distinct import distinct_ops
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.core.simulate import SimOptions
     from simulator.sweep.single import Factors, evaluate_device
 
     variants, base = _variants()
     factors = Factors.of(variants)
-    options = SimOptions(precision=Precision.parse("bf16"))
+    options = Options(precision=Precision.parse("bf16"))
     pre, dec = ws.prefill, ws.decode_start
     d_pre, d_dec = distinct_ops(to_arrays(pre)), distinct_ops(to_arrays(dec))
 
@@ -223,14 +225,14 @@ def _plan_sweep_per_point(model: str, tp: int, batch: int, ws, repeats: int
     """The sweep's plans path (`sweep_plans.PlanPoints`, a TP plan on the device's system) on
     prefill + decode of every variant: seconds per point and the unscaled variant's times."""
 
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.core.simulate import SimOptions
     from simulator.sweep.grid import grid_from_dict
     from simulator.sweep.plans import PlanPoints
     from simulator.sweep.single import Factors
 
     variants, base = _variants()
-    options = [SimOptions(precision=Precision.parse("bf16"))]
+    options = [Options(precision=Precision.parse("bf16"))]
     phases = []
     for phase, w in (("prefill", ws.prefill), ("decode", ws.decode_start)):
         grid = grid_from_dict({"models": [model], "phases": [phase], "batch": [batch],
@@ -255,7 +257,7 @@ def archsim_results(cases=CASES, repeats: int = 100) -> dict:
     """Both archsim rows per case: one `simulate_inference` call and the sweep path per point.
     Traces are built (or read from the cache) before any timing."""
     from hwspecs import load_device
-    from simulator.inference.step import simulate_inference
+    from simulator.inference.request import simulate_inference
 
     device = load_device(DEVICE)
     inputs = {c: _archsim_inputs(*c) for c in cases}   # warms the trace cache, not timed
@@ -280,7 +282,7 @@ def archsim_results(cases=CASES, repeats: int = 100) -> dict:
 
 
 def archsim_assumptions(device) -> str:
-    from simulator.core.efficiency import profile_for
+    from simulator.core.profile import profile_for
 
     p, d = profile_for(device), device.defaults
     where = "fitted profile" if p.fitted else "spec defaults, no fitted H100 profile"

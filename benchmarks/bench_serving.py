@@ -19,8 +19,9 @@ DEVICES = ("h100-sxm", "h200-sxm", "a100-sxm-80gb", "b200", "mi300x", "mi325x")
 
 def _serving(model: str) -> None:
     from hwspecs import load_system
-    from simulator.serving.iteration_cost import IterationCost, ReplicaSpec
+    from simulator.serving.iteration_cost import IterationCost
     from simulator.serving.lengths import parse_length
+    from simulator.serving.replica import ReplicaSpec
     from simulator.serving.simulation import Traffic, simulate_serving
 
     spec = ReplicaSpec(model, load_system("h100-sxm"))

@@ -34,7 +34,7 @@ def _evaluate_rate(extra_price_steps: int) -> tuple[str, int, float]:
     from hwspecs import load_all_devices
     from simulator.core.arrays import to_arrays
     from simulator.core.distinct import distinct_ops
-    from simulator.core.simulate import SimOptions
+    from simulator.core.options import Options
     from simulator.sweep.single import Factors, evaluate_device
     from workloads import get_workload
 
@@ -44,7 +44,7 @@ def _evaluate_rate(extra_price_steps: int) -> tuple[str, int, float]:
     factors = Factors.of([dict(zip(axes, v, strict=True))
                           for v in itertools.product(*axes.values())])
     distinct = distinct_ops(to_arrays(w))
-    options = SimOptions()
+    options = Options()
     runs = []
     for _ in range(5):   # the best of five: other processes share this machine's cores
         start = time.perf_counter()
@@ -62,8 +62,8 @@ PLANS = [{"tp": 2}, {"tp": 4}, {"tp": 8}, {"tp": 4, "pp": 2}]
 def _plans_rate() -> tuple[str, int, float]:
     """Points/s of the plans path: a cached Llama-2-70B decode on H100 systems, every plan x
     variant x link factor, as a sweep chunk prices it (shardings built on the first run)."""
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.core.simulate import SimOptions
     from simulator.sweep.grid import grid_from_dict
     from simulator.sweep.plans import PlanPoints
     from simulator.sweep.single import Factors
@@ -76,7 +76,7 @@ def _plans_rate() -> tuple[str, int, float]:
     key = grid.chunks()[0]
     w = get_workload(key.model, key.phase, key.batch, key.seq, key.context)
     points = PlanPoints(grid, key, w, Factors.of([dict(v) for v in grid.variants]))
-    options = [SimOptions(precision=Precision.parse("bf16"))]
+    options = [Options(precision=Precision.parse("bf16"))]
     runs = []
     for _ in range(5):
         start = time.perf_counter()

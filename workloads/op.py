@@ -7,15 +7,17 @@ between the tracer (which fills them) and the simulator (which prices them).
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from hwspecs.dtypes import DType
 
 # networkx loads slowly: only whoever builds the graph imports it.
 if TYPE_CHECKING:
     import networkx as nx
+
+T = TypeVar("T")
 
 
 class OpKind(enum.Enum):
@@ -146,6 +148,14 @@ class Workload:
     passes: tuple[str, ...] = ()            # lowering passes applied, in order
     saved_activation_bytes: float = 0.0     # train: forward tensors kept for backward
     kv_cache_bytes: float = 0.0             # prefill/decode: cache size after this step
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A value computed from this workload alone (its pricing arrays, its shardings),
+        built on first use and kept here: the workload owns the cache, the caller names it."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     @property
     def tokens(self) -> int:

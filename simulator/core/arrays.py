@@ -1,12 +1,14 @@
 """A workload as a structure of numpy arrays, one row per op, built once and reused.
 
 Every evaluation (devices, what-ifs, sweeps) broadcasts over these arrays instead of looping
-over `Op` objects in Python.
+over `Op` objects in Python. The masks pricing asks for on every call (matrix-unit kernels,
+attention, views, the dtypes present) are computed once per arrays object.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -18,8 +20,14 @@ KIND_CODE = {k: i for i, k in enumerate(KINDS)}
 DTYPES = tuple(DType)
 DTYPE_CODE = {d: i for i, d in enumerate(DTYPES)}
 PASSES = tuple(Pass)
+PASS_CODE = {p: i for i, p in enumerate(PASSES)}
 _MATRIX_CODES = np.array([KIND_CODE[k] for k in KINDS if k.on_matrix_unit])
 _OTHER_ROLES = (TensorRole.GRADIENT, TensorRole.OPTIMIZER_STATE, TensorRole.INDEX)
+# The columns a kernel's price depends on (`distinct`), and every per-op column.
+PRICE_COLUMNS = ("kind", "flops", "weight_read_bytes", "act_read_bytes", "act_write_bytes",
+                 "kv_read_bytes", "kv_write_bytes", "other_bytes", "compute_dtype", "m", "n",
+                 "k", "batch", "weight_elements")
+COLUMNS = (*PRICE_COLUMNS, "layer", "pass_")
 
 
 @dataclass(frozen=True)
@@ -47,14 +55,32 @@ class OpArrays:
     def __len__(self) -> int:
         return len(self.kind)
 
-    @property
+    @cached_property
     def on_matrix(self) -> np.ndarray:
         return np.isin(self.kind, _MATRIX_CODES)
 
-    @property
+    @cached_property
+    def is_attention(self) -> np.ndarray:
+        return self.kind == KIND_CODE[OpKind.ATTENTION]
+
+    @cached_property
+    def is_view(self) -> np.ndarray:
+        return self.kind == KIND_CODE[OpKind.VIEW]
+
+    @cached_property
+    def dtype_codes(self) -> tuple[int, ...]:
+        """The compute dtypes present, as codes (usually one or two)."""
+        return tuple(int(c) for c in np.unique(self.compute_dtype))
+
+    @cached_property
     def total_bytes(self) -> np.ndarray:
         return (self.weight_read_bytes + self.act_read_bytes + self.act_write_bytes
                 + self.kv_read_bytes + self.kv_write_bytes + self.other_bytes)
+
+    def take(self, rows: np.ndarray) -> OpArrays:
+        """The rows `rows` (an index array), in that order."""
+        return OpArrays(names=tuple(self.names[i] for i in rows),
+                        **{c: getattr(self, c)[rows] for c in COLUMNS})
 
 
 def _shape_attrs(op) -> tuple[int, int, int, int]:
@@ -71,10 +97,11 @@ def _shape_attrs(op) -> tuple[int, int, int, int]:
 
 
 def to_arrays(workload: Workload) -> OpArrays:
-    """Build (once) and cache the arrays on the workload object."""
-    cached = getattr(workload, "_archsim_arrays", None)
-    if cached is not None:
-        return cached
+    """The workload's arrays, built once and kept by the workload."""
+    return workload.derived("arrays", lambda: _build(workload))
+
+
+def _build(workload: Workload) -> OpArrays:
     ops = workload.ops
     n = len(ops)
     cols = {name: np.zeros(n) for name in (
@@ -89,7 +116,7 @@ def to_arrays(workload: Workload) -> OpArrays:
         kind[i] = KIND_CODE[op.kind]
         dtype[i] = DTYPE_CODE[op.compute_dtype]
         layer[i] = op.layer
-        pass_[i] = PASSES.index(op.pass_)
+        pass_[i] = PASS_CODE[op.pass_]
         cols["flops"][i] = op.flops
         cols["weight_read_bytes"][i] = r.get(TensorRole.WEIGHT, 0.0)
         cols["act_read_bytes"][i] = r.get(TensorRole.ACTIVATION, 0.0)
@@ -103,10 +130,8 @@ def to_arrays(workload: Workload) -> OpArrays:
         if op.kind.on_matrix_unit:
             cols["weight_elements"][i] = sum(t.numel for t in op.inputs
                                              if t.role is TensorRole.WEIGHT)
-    arrays = OpArrays(kind=kind, compute_dtype=dtype, layer=layer, pass_=pass_,
-                      names=tuple(op.name for op in ops), **cols)
-    workload._archsim_arrays = arrays  # type: ignore[attr-defined]
-    return arrays
+    return OpArrays(kind=kind, compute_dtype=dtype, layer=layer, pass_=pass_,
+                    names=tuple(op.name for op in ops), **cols)
 
 
 def bincount_rows(ids: np.ndarray, values: np.ndarray, length: int) -> np.ndarray:

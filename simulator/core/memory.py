@@ -16,8 +16,8 @@ from simulator.core.precision import Precision
 from workloads.op import Pass, Phase, Workload
 
 # Mixed-precision AdamW keeps an fp32 master copy and two fp32 moments per parameter.
-_MASTER_BYTES = DType.FP32.bytes
-_ADAM_MOMENT_BYTES = 2 * DType.FP32.bytes
+MASTER_BYTES = DType.FP32.bytes
+ADAM_MOMENT_BYTES = 2 * DType.FP32.bytes
 
 
 class Recompute(enum.Enum):
@@ -101,13 +101,13 @@ def footprint(a: OpArrays, w: Workload, precision: Precision, capacity_bytes: fl
               recompute: Recompute = Recompute.NONE) -> Footprint:
     params = w.model.params
     if w.phase is Phase.TRAIN:
-        master = _MASTER_BYTES if precision.weights.bits < 32 else 0.0
+        master = MASTER_BYTES if precision.weights.bits < 32 else 0.0
         return Footprint(
             weights_bytes=weights_bytes(w, precision) + params * master,
             kv_cache_bytes=0.0,
             activation_bytes=saved_activation_bytes(a, w, precision, recompute),
             gradient_bytes=params * precision.weights.bytes,
-            optimizer_bytes=params * _ADAM_MOMENT_BYTES,
+            optimizer_bytes=params * ADAM_MOMENT_BYTES,
             capacity_bytes=capacity_bytes)
     return Footprint(
         weights_bytes=weights_bytes(w, precision),
@@ -116,17 +116,22 @@ def footprint(a: OpArrays, w: Workload, precision: Precision, capacity_bytes: fl
         gradient_bytes=0.0, optimizer_bytes=0.0, capacity_bytes=capacity_bytes)
 
 
-def max_batch(a: OpArrays, w: Workload, precision: Precision, capacity_bytes: float) -> int:
-    """Largest batch that fits for inference; memory grows linearly in batch here.
+def max_batch(a: OpArrays, w: Workload, precision: Precision, capacity_bytes):
+    """Largest batch that fits for inference (an int, or an array per capacity given).
 
     NB: scales the KV cache and activations of this workload's batch linearly."""
-    fixed = weights_bytes(w, precision)
     per_seq = (kv_cache_bytes(w, precision) + transient_activation_bytes(a, w, precision)) \
         / max(w.batch, 1)
-    if fixed > capacity_bytes:
-        return 0
-    if per_seq <= 0:
-        return np.iinfo(np.int32).max
-    return int((capacity_bytes - fixed) // per_seq)
+    return batch_fit(weights_bytes(w, precision), per_seq, capacity_bytes)
 
 
+def batch_fit(fixed_bytes: float, per_seq_bytes: float, capacity_bytes):
+    """Sequences that fit beside `fixed_bytes` when each takes `per_seq_bytes` (0 where the
+    fixed part alone does not fit); an int for one capacity, an int64 array for several."""
+    capacity = np.asarray(capacity_bytes, dtype=float)
+    if per_seq_bytes <= 0:
+        fits = np.full(capacity.shape, np.iinfo(np.int32).max, dtype=np.int64)
+    else:
+        fits = ((capacity - fixed_bytes) // per_seq_bytes).astype(np.int64)
+    fits = np.where(fixed_bytes > capacity, 0, fits)
+    return int(fits) if fits.ndim == 0 else fits

@@ -1,16 +1,16 @@
-"""The result of pricing a workload: per-op costs, totals, memory, energy and dollars."""
+"""The result of pricing a workload on one device: per-op costs, totals, memory, energy and
+dollars, and its `Metrics`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from simulator.core.arrays import KINDS, PASSES, OpArrays
 from simulator.core.cost import CostSummary
 from simulator.core.memory import Footprint
-from simulator.core.roofline import BOUNDS, OpTimes
+from simulator.core.metrics import Metrics
+from simulator.core.pricing import BOUNDS, KernelTimes
 from workloads.op import Phase
 
 
@@ -26,49 +26,56 @@ class Report:
     profile: str
     ideal: bool
     arrays: OpArrays
-    ops: OpTimes
+    ops: KernelTimes                # (n,) per kernel
     footprint: Footprint
     cost: CostSummary
-    tokens: int
+    metrics: Metrics                # the shared vocabulary (see `simulator.core.metrics`)
     model_flops: float              # forward + backward as the model defines it, no recompute
     hardware_flops: float           # all executed work, recompute and dequantization included
-    recompute_s: float              # extra time recomputing activations in backward
     peak_flops_per_s: float         # dense matrix peak at the compute format (MFU's basis)
-    max_batch: int | None = None    # inference: the largest batch that fits
     interval_s: tuple[float, float] | None = None   # p10-p90 from the calibration residuals
     outside_measured_range: bool = False
 
     @property
     def time_s(self) -> float:
-        return self.ops.total_s + self.recompute_s
+        return self.metrics.time_s
+
+    @property
+    def recompute_s(self) -> float:
+        return self.metrics.recompute_s
 
     @property
     def compute_s(self) -> float:
-        return float(self.ops.compute_s.sum())
+        return self.metrics.compute_s
 
     @property
     def memory_s(self) -> float:
-        return float(self.ops.memory_s.sum())
+        return self.metrics.memory_s
 
     @property
     def overhead_s(self) -> float:
-        return float(self.ops.overhead_s.sum())
+        return self.metrics.overhead_s
 
     @property
     def bound(self) -> str:
         """The bound that holds for the largest share of the time."""
-        shares = [float(self.ops.time_s[self.ops.bound == i].sum()) for i in range(3)]
-        return BOUNDS[int(np.argmax(shares))]
+        return self.metrics.bound
+
+    @property
+    def tokens(self) -> int:
+        return self.metrics.tokens
 
     @property
     def tokens_per_s(self) -> float:
-        return self.tokens / self.time_s if self.time_s > 0 else float("inf")
+        return self.metrics.tokens_per_s
+
+    @property
+    def max_batch(self) -> int | None:
+        return self.metrics.max_batch
 
     @property
     def mfu(self) -> float | None:
-        if self.phase is not Phase.TRAIN:
-            return None
-        return self.model_flops / (self.time_s * self.peak_flops_per_s)
+        return self.metrics.mfu
 
     @property
     def hfu(self) -> float | None:
@@ -92,7 +99,7 @@ class Report:
             "memory_s": t.memory_s,
             "overhead_s": t.overhead_s,
             "time_s": t.time_s,
-            "bound": [BOUNDS[b] for b in t.bound],
+            "bound": [BOUNDS[b].value for b in t.bound],
         })
 
     def by_kind(self):
@@ -113,25 +120,15 @@ class Report:
             "model": self.model, "device": self.device, "phase": self.phase.value,
             "batch": self.batch, "seq": self.seq, "context": self.context,
             "precision": self.precision, "profile": self.profile, "ideal": self.ideal,
-            "time_s": self.time_s, "compute_s": self.compute_s, "memory_s": self.memory_s,
-            "overhead_s": self.overhead_s, "bound": self.bound,
-            "flops": self.hardware_flops, "model_flops": self.model_flops,
-            "bytes": float(self.ops.bytes.sum()), "num_ops": len(self.arrays),
-            "memory_bytes": self.footprint.total_bytes,
-            "memory_capacity_bytes": self.footprint.capacity_bytes,
+            **self.metrics.as_dict(),
+            "model_flops": self.model_flops, "num_ops": len(self.arrays),
             "memory_breakdown": self.footprint.as_dict(),
-            "feasible": self.footprint.feasible,
-            "tokens": self.tokens, "tokens_per_s": self.tokens_per_s,
-            "power_w": self.cost.power_w, "energy_j": self.cost.energy_j,
-            "j_per_token": self.cost.j_per_token, "usd_per_hour": self.cost.usd_per_hour,
-            "usd_per_1m_tokens": self.cost.usd_per_1m_tokens,
             "interval_s": list(self.interval_s) if self.interval_s else None,
             "outside_measured_range": self.outside_measured_range,
         }
         if self.phase is Phase.TRAIN:
-            out.update(mfu=self.mfu, hfu=self.hfu, step_time_s=self.time_s)
+            out.update(hfu=self.hfu, step_time_s=self.time_s)
         else:
-            out["max_batch"] = self.max_batch
             key = "ttft_s" if self.phase is Phase.PREFILL else "tpot_s"
             out[key] = self.time_s
             side = "input" if self.phase is Phase.PREFILL else "output"

@@ -1,37 +1,34 @@
-"""Price one lowered workload on one device: the single-device cost model's entry point."""
+"""Price one lowered workload on one device, or on V variants of it at once.
+
+    report = simulate(workload, device, Options())                   # one device: a Report
+    metrics = device_metrics(workload, device, options, variants)    # (V,) columns (sweeps)
+
+Both run `price_step`: the workload's distinct kernels priced once by the pricing core, summed
+per variant in the order of every kernel, with recompute, footprint and cost on top; a sweep
+point therefore equals the `simulate` call on that variant of the device to the last bit.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from hwspecs.schema import DeviceSpec
-from simulator.core.arrays import KINDS, PASSES, OpArrays, to_arrays
-from simulator.core.cost import CostOptions, summarize
-from simulator.core.efficiency import EfficiencyProfile, ideal, profile_for
+from simulator.core.arrays import KINDS, PASS_CODE, OpArrays, to_arrays
+from simulator.core.cost import CostColumns, cost_columns
+from simulator.core.distinct import Distinct, distinct_of
 from simulator.core.memory import Recompute, footprint, max_batch
-from simulator.core.precision import Precision
+from simulator.core.metrics import Metrics
+from simulator.core.options import Options
+from simulator.core.pricing import KernelTimes, bound_shares, dominant_bound, price
+from simulator.core.profile import EfficiencyProfile
 from simulator.core.report import Report
-from simulator.core.roofline import OpTimes, price
+from simulator.core.variants import Variants
 from workloads.op import Pass, Phase, Workload
 
-_FORWARD = PASSES.index(Pass.FORWARD)
-_OPTIMIZER = PASSES.index(Pass.OPTIMIZER)
-
-
-@dataclass(frozen=True)
-class SimOptions:
-    precision: Precision = field(default_factory=Precision)
-    ideal: bool = False
-    recompute: Recompute = Recompute.NONE
-    cost: CostOptions = field(default_factory=CostOptions)
-    profile: EfficiencyProfile | None = None   # None: the device's fitted or default profile
-
-
-def resolve_profile(device: DeviceSpec, options: SimOptions) -> EfficiencyProfile:
-    profile = options.profile or profile_for(device)
-    return ideal(profile) if options.ideal else profile
+_FORWARD = PASS_CODE[Pass.FORWARD]
+_OPTIMIZER = PASS_CODE[Pass.OPTIMIZER]
 
 
 def recompute_rows(a: OpArrays, recompute: Recompute) -> np.ndarray:
@@ -44,39 +41,110 @@ def recompute_rows(a: OpArrays, recompute: Recompute) -> np.ndarray:
     return np.zeros(len(a), dtype=bool)
 
 
-def simulate(workload: Workload, device: DeviceSpec,
-             options: SimOptions | None = None) -> Report:
-    options = options or SimOptions()
-    a = to_arrays(workload)
-    profile = resolve_profile(device, options)
-    times = price(a, device, profile, workload.dtype, options.precision)
-    train = workload.phase is Phase.TRAIN
+def row_sums(per_kernel: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Expand (V, u) to the (V, n) kernels in order and sum each row.
+
+    C order, so each row sums pairwise in the same order as a 1-D sum over the kernels."""
+    return np.ascontiguousarray(np.take(per_kernel, columns, axis=1)).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class StepPrice:
+    """A workload's distinct kernels priced on a device for V variants, and what follows."""
+
+    distinct: Distinct
+    times: KernelTimes          # (V, u)
+    profile: EfficiencyProfile
+    metrics: Metrics            # (V,) columns
+    cost: CostColumns           # the same power, energy and dollars, as one object
+    model_flops: float
+    hardware_flops: float
+
+
+def price_step(w: Workload, device: DeviceSpec, options: Options,
+               variants: Variants | None = None) -> StepPrice:
+    a = to_arrays(w)
+    d = distinct_of(w)
+    profile = options.profile_for(device)
+    precision = options.precision
+    t = price(d.ops, device, profile, w.dtype, precision, variants)
+    rows = t.time_s.shape[0]
+    train = w.phase is Phase.TRAIN
     recompute = recompute_rows(a, options.recompute) if train else np.zeros(len(a), bool)
-    recompute_s = float(times.time_s[recompute].sum())
+    recompute_s = row_sums(t.time_s, d.inverse[recompute])
+    total_s = row_sums(t.time_s, d.inverse) + recompute_s
+    busy_s = row_sums(t.busy_s, d.inverse) + recompute_s
+    flops = t.flops[d.inverse]
+    hardware_flops = float(flops.sum() + flops[recompute].sum())
     model_flops = float(a.flops[a.pass_ != _OPTIMIZER].sum())
-    hardware_flops = float(times.flops.sum() + times.flops[recompute].sum())
-    mem = footprint(a, workload, options.precision, device.mem_capacity_bytes,
-                    options.recompute)
-    busy_s = float(np.maximum(times.compute_s, times.memory_s).sum()) + recompute_s
-    total_s = times.total_s + recompute_s
-    cost = summarize(device, total_s, busy_s, workload.tokens, options.cost)
-    peak = device.matrix_peak(options.precision.activations)
+    scale = 1.0 if variants is None else variants.mem_capacity
+    capacity = np.atleast_1d(device.mem_capacity_bytes * scale)
+    mem = footprint(a, w, precision, device.mem_capacity_bytes, options.recompute)
+    peak = device.matrix_peak(precision.activations) \
+        * (1.0 if variants is None else variants.matrix)
+    full = np.full(rows, 1.0)
+    cost = cost_columns(device, total_s, busy_s, w.tokens, options.cost, variants=variants)
+    metrics = Metrics(
+        time_s=total_s, compute_s=row_sums(t.compute_s, d.inverse),
+        memory_s=row_sums(t.memory_s, d.inverse),
+        overhead_s=full * float(t.overhead_s[0][d.inverse].sum()),
+        recompute_s=recompute_s, comm_s=np.zeros(rows),
+        bound=dominant_bound(bound_shares(t, d.counts)), flops=full * hardware_flops,
+        bytes=full * float(t.bytes[d.inverse].sum()), memory_bytes=full * mem.total_bytes,
+        memory_capacity_bytes=capacity, feasible=mem.total_bytes <= capacity,
+        tokens=np.full(rows, w.tokens), tokens_per_s=w.tokens / total_s, **cost.as_dict(),
+        mfu=model_flops / (total_s * peak) if train else np.full(rows, np.nan),
+        max_batch=np.full(rows, -1, dtype=np.int64) if train else _max_batches(
+            a, w, options, capacity))
+    return StepPrice(distinct=d, times=t, profile=profile, metrics=metrics, cost=cost,
+                     model_flops=model_flops, hardware_flops=hardware_flops)
+
+
+def _max_batches(a: OpArrays, w: Workload, options: Options, capacity: np.ndarray
+                 ) -> np.ndarray:
+    return np.atleast_1d(max_batch(a, w, options.precision, capacity))
+
+
+def device_metrics(w: Workload, device: DeviceSpec, options: Options,
+                   variants: Variants) -> Metrics:
+    """Every metric of `simulate` for each variant of the device, as (V,) columns."""
+    return price_step(w, device, options, variants).metrics
+
+
+def simulate(workload: Workload, device: DeviceSpec, options: Options | None = None) -> Report:
+    options = options or Options()
+    step = price_step(workload, device, options)
+    a, m = to_arrays(workload), step.metrics
+    times = step.times.row(0).expand(step.distinct.inverse)
+    train = workload.phase is Phase.TRAIN
+    one = {name: _scalar(value[0]) for name, value in m.as_dict().items()}
+    one.update(mfu=one["mfu"] if train else None, max_batch=None if train else one["max_batch"])
+    metrics = Metrics(**one)
     return Report(
         model=workload.model.name, device=device.name, phase=workload.phase,
         batch=workload.batch, seq=workload.seq, context=workload.context,
-        precision=options.precision.label, profile=profile.name, ideal=options.ideal,
-        arrays=a, ops=times, footprint=mem, cost=cost, tokens=workload.tokens,
-        model_flops=model_flops, hardware_flops=hardware_flops, recompute_s=recompute_s,
-        peak_flops_per_s=peak,
-        max_batch=None if train else max_batch(a, workload, options.precision,
-                                               device.mem_capacity_bytes),
-        interval_s=_interval(a, times, recompute_s, profile),
-        outside_measured_range=_outside_range(a, profile),
-    )
+        precision=options.precision.label, profile=step.profile.name, ideal=options.ideal,
+        arrays=a, ops=times,
+        footprint=footprint(a, workload, options.precision, device.mem_capacity_bytes,
+                            options.recompute),
+        cost=step.cost.row(0), metrics=metrics, model_flops=step.model_flops,
+        hardware_flops=step.hardware_flops,
+        peak_flops_per_s=device.matrix_peak(options.precision.activations),
+        interval_s=_interval(a, times, metrics.recompute_s, step.profile),
+        outside_measured_range=_outside_range(a, step.profile))
+
+
+def _scalar(x):
+    """A column's value as a plain number (None for NaN)."""
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and np.isnan(x):
+        return None
+    return x
 
 
 def compare(workload: Workload, devices: list[DeviceSpec],
-            options: SimOptions | None = None) -> list[Report]:
+            options: Options | None = None) -> list[Report]:
     return [simulate(workload, d, options) for d in devices]
 
 
@@ -84,7 +152,7 @@ def _kind_names(a: OpArrays) -> np.ndarray:
     return np.array([KINDS[k].value for k in a.kind])
 
 
-def _interval(a: OpArrays, t: OpTimes, recompute_s: float,
+def _interval(a: OpArrays, t: KernelTimes, recompute_s: float,
               profile: EfficiencyProfile) -> tuple[float, float] | None:
     """p10-p90 of the total from each kernel class's calibration residuals.
 

@@ -1,149 +1,86 @@
-"""Inference at scale: time to first token, time per output token, throughput, on a plan.
+"""One forward step (a prefill or a decode step) of a batch on a parallel plan, for one system
+or V spec variants of it at once.
 
-A request batch of B sequences with I prompt tokens generates O tokens: the prefill (one
-forward over B x I tokens) gives the first token, then O - 1 decode steps run with KV caches of
-I .. I + O - 2 tokens. A decode step's time is taken as linear in the cache length between the
-first and the last step (`decode_start`, `decode_end`), which is exact for its KV reads:
-    e2e = ttft + (O - 1) x (t(start) + t(end)) / 2,   tpot = (e2e - ttft) / (O - 1).
 Each forward runs its pipeline stages one after the other (the tokens of a step cross every
-stage) with p2p sends between them; tensor parallelism all-reduces each block's output; expert
-parallelism beyond the TP group adds an all-to-all dispatch and combine per MoE layer. `dp`
-replicas each serve their own batch of B. Throughput = dp x B x O / e2e (output tokens).
+stage), so its kernel time is one GPU's share of every kernel, summed over all stages; p2p
+sends join the stages; tensor parallelism all-reduces each block's output; expert parallelism
+beyond the TP group adds an all-to-all dispatch and combine per MoE layer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from hwspecs.schema import System
 from simulator.comm.costs import collective_costs, collective_time_s
-from simulator.core.cost import CostOptions, CostSummary, summarize
-from simulator.core.distinct import sharded
-from simulator.core.efficiency import EfficiencyProfile
-from simulator.core.memory import Footprint
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.core.roofline import price
-from simulator.core.simulate import resolve_profile
-from simulator.parallel.pipeline import per_stage
-from simulator.parallel.plan import Plan, check_plan
+from simulator.core.pricing import bound_shares, price, weighted_sum
+from simulator.core.profile import EfficiencyProfile
+from simulator.core.variants import Variants
+from simulator.parallel.params import param_slots, stage_params_per_gpu
+from simulator.parallel.plan import Plan
 from simulator.parallel.roles import OpRoles, roles_of
 from simulator.parallel.sharding import ShardSpec
-from simulator.training.memory import param_slots, stage_params_per_gpu
-from workloads.op import ModelFacts, Phase, Workload
+from simulator.parallel.shards import Sharded, sharded
+from workloads.op import ModelFacts, Workload
 
 
 @dataclass(frozen=True)
-class InferOptions:
-    precision: Precision = field(default_factory=Precision)
-    ideal: bool = False
-    profile: EfficiencyProfile | None = None
-    cost: CostOptions = field(default_factory=CostOptions)
-    tp_plan: Mapping[str, str] | None = None
+class StepTimes:
+    """One step on one GPU of the plan, as (V,) arrays (one row per variant)."""
+
+    time_s: np.ndarray
+    comm_s: np.ndarray        # TP, EP and p2p communication inside time_s
+    busy_s: np.ndarray        # kernel time bound by compute or memory, per stage (for power)
+    compute_s: np.ndarray     # kernel time by bound, through every stage
+    memory_s: np.ndarray
+    overhead_s: np.ndarray
+    bound_s: np.ndarray       # (V, 3): kernel time held by each bound (`BOUNDS` order)
+    flops: float              # one GPU's share of every kernel (dequantization included)
+    bytes: float
+
+    def row(self, i: int) -> StepTimes:
+        return StepTimes(*(x[i:i + 1] for x in (
+            self.time_s, self.comm_s, self.busy_s, self.compute_s, self.memory_s,
+            self.overhead_s, self.bound_s)), self.flops, self.bytes)
 
 
-@dataclass(frozen=True)
-class InferenceWorkloads:
-    """The traced steps of one request batch (see the module doc)."""
-
-    prefill: Workload         # batch B, seq I
-    decode_start: Workload    # batch B, one token, cache of I
-    decode_end: Workload      # batch B, one token, cache of I + O - 2 (or I)
-    output_len: int
-
-    def __post_init__(self) -> None:
-        if self.prefill.phase is not Phase.PREFILL or self.decode_start.phase is not \
-                Phase.DECODE or self.decode_end.phase is not Phase.DECODE:
-            raise ValueError("inference needs a prefill workload and two decode workloads")
-        if self.output_len < 1:
-            raise ValueError(f"output length must be at least 1 token, not {self.output_len}")
-
-
-def decode_context(input_len: int, output_len: int) -> int:
-    """The mean cache length over the O - 1 decode steps (I .. I + O - 2): one decode workload
-    traced there stands for them all, since a step's time is linear in the cache length."""
-    return input_len + max(output_len - 2, 0) // 2
-
-
-@dataclass(frozen=True)
-class StepTime:
-    time_s: float
-    comm_s: float          # TP, EP and p2p communication inside time_s
-    busy_s: float          # kernel time bound by compute or memory (for power)
-
-
-@dataclass(frozen=True)
-class InferenceReport:
-    model: str
-    system: str
-    plan: Plan
-    batch: int
-    input_len: int
-    output_len: int
-    ttft_s: float
-    tpot_s: float
-    e2e_latency_s: float
-    prefill_comm_s: float
-    decode_comm_s: float          # per decode step, averaged
-    footprint: Footprint
-    cost: CostSummary             # over the whole request (output tokens)
-    prefill_cost: CostSummary     # the prefill alone (input tokens)
-
-    @property
-    def gpus(self) -> int:
-        return self.plan.gpus
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.plan.dp * self.batch * self.output_len / self.e2e_latency_s
-
-    @property
-    def tokens_per_s_per_gpu(self) -> float:
-        return self.tokens_per_s / self.gpus
-
-    @property
-    def feasible(self) -> bool:
-        return self.footprint.feasible
-
-    @property
-    def memory_bytes_per_gpu(self) -> float:
-        return self.footprint.total_bytes
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "model": self.model, "system": self.system, "plan": self.plan.as_dict(),
-            "gpus": self.gpus, "batch": self.batch, "input_len": self.input_len,
-            "output_len": self.output_len, "ttft_s": self.ttft_s, "tpot_s": self.tpot_s,
-            "e2e_latency_s": self.e2e_latency_s, "tokens_per_s": self.tokens_per_s,
-            "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
-            "prefill_comm_s": self.prefill_comm_s, "decode_comm_s": self.decode_comm_s,
-            "memory_bytes_per_gpu": self.memory_bytes_per_gpu,
-            "memory_capacity_bytes": self.footprint.capacity_bytes,
-            "memory_breakdown": self.footprint.as_dict(), "feasible": self.feasible,
-            "power_w": self.cost.power_w, "energy_j": self.cost.energy_j,
-            "usd_per_hour": self.cost.usd_per_hour,
-            "usd_per_1m_output_tokens": self.cost.usd_per_1m_tokens,
-            "usd_per_1m_input_tokens": self.prefill_cost.usd_per_1m_tokens,
-        }
-
-
-def step_time(w: Workload, system: System, plan: Plan, options: InferOptions,
-              profile: EfficiencyProfile) -> StepTime:
-    """One forward step (prefill or decode) of the whole batch through every stage."""
+def step_shards(w: Workload, plan: Plan, options: Options) -> tuple[OpRoles, Sharded]:
     r = roles_of(w, options.tp_plan)
-    d = sharded(w, r, ShardSpec(tp=plan.tp, ep=plan.ep,
-                                expert_imbalance=plan.expert_imbalance)).distinct
-    # Each distinct kernel priced once, then every kernel in order (sums as over all rows).
-    t = price(d.ops, system.device, profile, w.dtype, options.precision)
-    layers, pp = w.model.layers, plan.pp
-    compute = float(per_stage(np.bincount(r.slot, t.time_s[d.inverse], layers + 2), layers,
-                              pp).sum())
-    comm = step_comm_s(w, r, system, plan, options.precision, profile)
-    busy = float(np.maximum(t.compute_s, t.memory_s)[d.inverse].sum()) / pp
-    return StepTime(time_s=compute + comm, comm_s=comm, busy_s=busy)
+    return r, sharded(w, r, ShardSpec(tp=plan.tp, ep=plan.ep,
+                                      expert_imbalance=plan.expert_imbalance))
+
+
+def step_times(w: Workload, system: System, plan: Plan, options: Options,
+               profile: EfficiencyProfile, variants: Variants | None = None) -> StepTimes:
+    """The step on `system` (one row), or on each variant of it (V rows)."""
+    r, s = step_shards(w, plan, options)
+    d = s.distinct
+    t = price(d.ops, system.device, profile, w.dtype, options.precision, variants)
+    counts = d.counts.astype(float)
+    kernels = weighted_sum(t.time_s, counts)
+    if variants is None:
+        comm = np.array([step_comm_s(w, r, system, plan, options.precision, profile)])
+    else:
+        comm = per_link(variants, lambda k: step_comm_s(
+            w, r, system.scaled(link=k), plan, options.precision, profile))
+    return StepTimes(time_s=kernels + comm, comm_s=comm,
+                     busy_s=weighted_sum(t.busy_s, counts) / plan.pp,
+                     compute_s=weighted_sum(t.compute_s, counts),
+                     memory_s=weighted_sum(t.memory_s, counts),
+                     overhead_s=weighted_sum(t.overhead_s, counts), bound_s=bound_shares(t, counts),
+                     flops=float(weighted_sum(t.flops, counts)),
+                     bytes=float(weighted_sum(t.bytes, counts)))
+
+
+def per_link(variants: Variants, comm) -> np.ndarray:
+    """comm(link factor) for every variant, once per distinct link factor."""
+    values, inverse = np.unique(variants.link, return_inverse=True)
+    times = np.array([comm(float(k)) for k in values])
+    return times[inverse.reshape(-1)]
 
 
 def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: Precision,
@@ -181,53 +118,3 @@ def kv_split(facts: ModelFacts, plan: Plan) -> int:
     """GPUs one sequence's KV cache is split over: the KV heads a TP group can split, times
     the pipeline stages."""
     return min(plan.tp, facts.kv_heads or plan.tp) * plan.pp
-
-
-def _footprint(ws: InferenceWorkloads, system: System, plan: Plan, options: InferOptions
-               ) -> Footprint:
-    w, p = ws.decode_end, options.precision
-    facts = w.model
-    weights = weight_bytes_per_gpu(facts, plan, p)
-    # The cache at its fullest: I + O tokens per sequence, at what a serving stack keeps per
-    # token (K and V of the KV heads, or the MLA latent; the traced cache where unknown).
-    cached = w.batch * (w.context + w.seq)
-    per_token = facts.kv_bytes_per_token or (w.kv_cache_bytes / cached if cached else 0.0)
-    tokens = w.batch * (ws.prefill.seq + ws.output_len)
-    kv = tokens * per_token * p.kv_cache.bits / w.dtype.bits / kv_split(facts, plan)
-    a = sharded(ws.prefill, roles_of(ws.prefill, options.tp_plan),
-                ShardSpec(tp=plan.tp, ep=plan.ep)).arrays
-    # NB: activations are the largest prefill kernel's inputs and outputs, freed right after.
-    act = float(((a.act_read_bytes + a.act_write_bytes).max(initial=0.0))
-                * p.activations.bits / ws.prefill.dtype.bits)
-    return Footprint(weights_bytes=weights, kv_cache_bytes=kv, activation_bytes=act,
-                     gradient_bytes=0.0, optimizer_bytes=0.0,
-                     capacity_bytes=system.device.mem_capacity_bytes)
-
-
-def simulate_inference(ws: InferenceWorkloads, system: System, plan: Plan,
-                       options: InferOptions | None = None) -> InferenceReport:
-    options = options or InferOptions()
-    w = ws.prefill
-    check_plan(plan, w.model, system.num_devices, w.seq, training=False)
-    if ws.decode_start.batch != w.batch or ws.decode_end.batch != w.batch:
-        raise ValueError("the prefill and decode workloads must have the same batch")
-    profile = resolve_profile(system.device, options)
-    pre = step_time(w, system, plan, options, profile)
-    start = step_time(ws.decode_start, system, plan, options, profile)
-    end = step_time(ws.decode_end, system, plan, options, profile) \
-        if ws.decode_end is not ws.decode_start else start
-    steps = ws.output_len - 1
-    tpot = (start.time_s + end.time_s) / 2
-    e2e = pre.time_s + steps * tpot
-    busy = pre.busy_s + steps * (start.busy_s + end.busy_s) / 2
-    device = system.device
-    out_tokens = plan.dp * w.batch * ws.output_len
-    cost = summarize(device, e2e, min(busy, e2e), out_tokens, options.cost, plan.gpus)
-    prefill_cost = summarize(device, pre.time_s, min(pre.busy_s, pre.time_s),
-                             plan.dp * w.tokens, options.cost, plan.gpus)
-    return InferenceReport(
-        model=w.model.name, system=system.name, plan=plan, batch=w.batch, input_len=w.seq,
-        output_len=ws.output_len, ttft_s=pre.time_s, tpot_s=tpot if steps else start.time_s,
-        e2e_latency_s=e2e, prefill_comm_s=pre.comm_s,
-        decode_comm_s=(start.comm_s + end.comm_s) / 2,
-        footprint=_footprint(ws, system, plan, options), cost=cost, prefill_cost=prefill_cost)

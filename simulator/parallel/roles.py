@@ -28,7 +28,7 @@ import numpy as np
 
 from workloads.op import Op, OpKind, Pass, TensorRole, Workload
 
-REPLICATED, WHOLE, ON_DIM = 0, 1, 2        # tp_mode values
+REPLICATED, WHOLE, ON_DIM = 0, 1, 2        # tp_mode values (int8 columns)
 NO_DIM, DIM_M, DIM_N, DIM_K = 0, 1, 2, 3   # GEMM dimension codes
 
 _ROWWISE = re.compile(r"(^|\.)(o_proj|out_proj|c_proj|down_proj|fc2|fc_out|dense_4h_to_h|w2|wo|"
@@ -62,12 +62,9 @@ class OpRoles:
 
 
 def roles_of(workload: Workload, tp_plan: Mapping[str, str] | None = None) -> OpRoles:
-    """Classify once and cache on the workload (per TP plan)."""
-    key = tuple(sorted((tp_plan or {}).items()))
-    cache = workload.__dict__.setdefault("_archsim_roles", {})
-    if key not in cache:
-        cache[key] = _classify(workload, tp_plan or {})
-    return cache[key]
+    """Classified once per TP plan, kept by the workload."""
+    key = ("roles", tuple(sorted((tp_plan or {}).items())))
+    return workload.derived(key, lambda: _classify(workload, tp_plan or {}))
 
 
 class _Columns:

@@ -18,11 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.core.memory import Recompute
-from simulator.inference.step import (
-    InferenceWorkloads,
-    InferOptions,
-    simulate_inference,
-)
+from simulator.core.options import Options
+from simulator.inference.request import InferenceWorkloads, simulate_inference
 from simulator.parallel.plan import Plan, PlanError
 from simulator.training.slots import Prepared
 from simulator.training.step import evaluate
@@ -168,7 +165,7 @@ def infer_space(gpus: int, devices_per_node: int, experts: int,
 
 
 def search_inference(ws: InferenceWorkloads, system, gpus: int,
-                     objective: str = "throughput", options: InferOptions | None = None,
+                     objective: str = "throughput", options: Options | None = None,
                      tp: tuple[int, ...] | None = None, pp: tuple[int, ...] | None = None,
                      ep: tuple[int, ...] | None = None) -> SearchResult:
     """Rank inference plans by output tokens/s per GPU, or by $ per 1M output tokens."""

@@ -13,17 +13,17 @@ import math
 from dataclasses import dataclass, field, replace
 
 from hwspecs.registry import load_system
-from simulator.core.cost import CostOptions, power_w, usd_per_hour
+from simulator.core.cost import SECONDS_PER_HOUR, CostOptions, power_w, usd_per_hour
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.inference.step import InferOptions
-from simulator.parallel.plan import Plan, PlanError, system_for_gpus
+from simulator.parallel.plan import Plan, PlanError
+from simulator.parallel.systems import system_for_gpus
 from simulator.serving.arrivals import check_rate
-from simulator.serving.iteration_cost import IterationCost, ReplicaSpec
+from simulator.serving.iteration_cost import IterationCost
 from simulator.serving.lengths import LengthDist
+from simulator.serving.replica import ReplicaSpec
 from simulator.serving.scheduler import SchedulerConfig
 from simulator.serving.simulation import ServingResult, Slo, Traffic, simulate_serving
-
-_SECONDS_PER_HOUR = 3600.0
 
 
 @dataclass(frozen=True)
@@ -129,12 +129,12 @@ def max_rate(spec: ReplicaSpec, cost: IterationCost, q: CapacityQuery
 def _price(q: CapacityQuery, spec: ReplicaSpec, replicas: int) -> tuple[float | None, ...]:
     device = spec.system.device
     # NB: power (for TCO) is taken at full load; rent does not depend on it.
-    one = usd_per_hour(device, power_w(device, 1.0, q.cost), q.cost)
-    if one is None:
+    one = float(usd_per_hour(device, power_w(device, 1.0, q.cost), q.cost))
+    if math.isnan(one):
         return None, None, None
     hourly = one * spec.gpus * replicas
     mean_in, mean_out = _mean_len(q.input_len), _mean_len(q.output_len)
-    per_hour_tokens = q.qps * _SECONDS_PER_HOUR
+    per_hour_tokens = q.qps * SECONDS_PER_HOUR
     return (hourly, hourly / (per_hour_tokens * (mean_in + mean_out)) * 1e6,
             hourly / (per_hour_tokens * mean_out) * 1e6)
 
@@ -152,7 +152,7 @@ def evaluate(q: CapacityQuery, hardware: str, tp: int, precision: str) -> Candid
         return replace(base, kind="system", reason=str(e))
     base = replace(base, device=system.device.name)
     try:
-        options = InferOptions(precision=Precision.parse(precision), cost=q.cost)
+        options = Options(precision=Precision.parse(precision), cost=q.cost)
         spec = ReplicaSpec(q.model, system, Plan(tp=tp), options)
         cost = IterationCost(spec, q.input_len.max_tokens + q.output_len.max_tokens)
     except PlanError as e:

@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from hwspecs.dtypes import DType
-from hwspecs.schema import System
 from simulator.core.arrays import to_arrays
-from simulator.core.simulate import resolve_profile
-from simulator.inference.step import InferOptions, step_time
-from simulator.parallel.plan import Plan, check_plan
+from simulator.inference.step import step_times
+from simulator.parallel.params import param_slots, stage_params_per_gpu
+from simulator.parallel.plan import check_plan
 from simulator.parallel.roles import roles_of
 from simulator.parallel.sharding import ShardSpec, shard
-from simulator.training.memory import param_slots, stage_params_per_gpu
+from simulator.serving.replica import ReplicaSpec
 from workloads import get_workload, model_facts
 
 
@@ -39,26 +37,6 @@ def _pow2_at_least(n: int) -> int:
     return 1 << max(int(math.ceil(math.log2(max(n, 1)))), 0)
 
 
-@dataclass(frozen=True)
-class ReplicaSpec:
-    """A model on a plan on a system (one serving replica)."""
-
-    model: str
-    system: System
-    plan: Plan = field(default_factory=Plan)
-    options: InferOptions = field(default_factory=InferOptions)
-    # NB: like vLLM's gpu_memory_utilization, a share of memory is left to the runtime.
-    memory_utilization: float = 0.9
-
-    @property
-    def gpus(self) -> int:
-        return self.plan.gpus
-
-    @property
-    def label(self) -> str:
-        return f"{self.system.device.name} {self.plan.serving_label()}"
-
-
 class IterationCost:
     """Memoized iteration times of one replica; `min_prefill_tokens` is the first bucket."""
 
@@ -66,7 +44,7 @@ class IterationCost:
         self.spec = spec
         self.facts = model_facts(spec.model)
         check_plan(spec.plan, self.facts, spec.system.num_devices, 1, training=False)
-        self._profile = resolve_profile(spec.system.device, spec.options)
+        self._profile = spec.options.profile_for(spec.system.device)
         self._first = _pow2_at_least(min_prefill_tokens)
         self._l_lo = 128
         self._l_hi = max(_pow2_at_least(max_context), 2 * self._l_lo)
@@ -78,8 +56,8 @@ class IterationCost:
     def _step_s(self, phase: str, batch: int, seq: int, context: int) -> float:
         self.evaluations += 1
         w = bucket_workload(self.spec.model, phase, batch, seq, context)
-        return step_time(w, self.spec.system, self.spec.plan, self.spec.options,
-                         self._profile).time_s
+        return float(step_times(w, self.spec.system, self.spec.plan, self.spec.options,
+                                self._profile).time_s[0])
 
     def _prefill_at(self, tokens: int) -> float:
         if tokens not in self._prefill:

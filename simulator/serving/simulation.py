@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from simulator.serving.arrivals import Requests, arrival_times, read_trace
-from simulator.serving.iteration_cost import IterationCost, ReplicaSpec
+from simulator.serving.iteration_cost import IterationCost
 from simulator.serving.lengths import LengthDist
+from simulator.serving.replica import ReplicaSpec
 from simulator.serving.router import check_router, route
 from simulator.serving.scheduler import Replica, RequestState, SchedulerConfig
 

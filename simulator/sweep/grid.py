@@ -19,14 +19,15 @@ from typing import Any
 
 import yaml
 
+from hwspecs.scale import FACTOR_NAMES, ScaleFactors
 from simulator.core.cost import CostOptions
 from simulator.core.memory import Recompute
 from simulator.core.precision import Precision
 from simulator.parallel.plan import Plan, Schedule
+from workloads.op import Phase
 
-# `link` scales every link level of a plan's system (it changes nothing on one device).
-VARIANT_FACTORS = ("matrix", "vector", "mem_bw", "mem_capacity", "link", "price", "power")
-PHASES = ("prefill", "decode", "train")
+# A variant's factors are `hwspecs.ScaleFactors` fields (`link` scales every link level of a
+# plan's system: it changes nothing on one device).
 # The Plan fields a grid's plan may set (batch and recompute come from the grid's own axes).
 PLAN_KEYS = ("tp", "pp", "dp", "cp", "ep", "sp", "vp", "zero", "micro_batch", "schedule",
              "expert_imbalance")
@@ -44,7 +45,7 @@ class ChunkKey:
 
     index: int
     model: str
-    phase: str
+    phase: Phase
     batch: int
     seq: int
     context: int
@@ -53,7 +54,7 @@ class ChunkKey:
 @dataclass(frozen=True)
 class Grid:
     models: tuple[str, ...]
-    phases: tuple[str, ...]
+    phases: tuple[Phase, ...]
     batch: tuple[int, ...]
     seq: tuple[int, ...]
     context: tuple[int, ...]          # decode's KV-cache lengths
@@ -72,9 +73,9 @@ class Grid:
                 keys.append(ChunkKey(len(keys), model, phase, batch, seq, context))
         return keys
 
-    def shapes(self, phase: str) -> list[tuple[int, int, int]]:
+    def shapes(self, phase: Phase) -> list[tuple[int, int, int]]:
         """(batch, seq, context): decode runs one token on each KV-cache length."""
-        if phase == "decode":
+        if phase is Phase.DECODE:
             return [(b, 1, c) for b, c in itertools.product(self.batch, self.context)]
         return [(b, s, 0) for b, s in itertools.product(self.batch, self.seq)]
 
@@ -89,10 +90,13 @@ class Grid:
     def cost_options(self) -> CostOptions:
         return CostOptions(pricing=self.pricing)
 
+    def scale_factors(self) -> list[ScaleFactors]:
+        return [ScaleFactors.of(dict(v)) for v in self.variants]
+
     def to_dict(self) -> dict[str, Any]:
         """A canonical, JSON-ready form: two grids are the same sweep when these are equal."""
         return {
-            "models": list(self.models), "phases": list(self.phases),
+            "models": list(self.models), "phases": [p.value for p in self.phases],
             "batch": list(self.batch), "seq": list(self.seq), "context": list(self.context),
             "devices": list(self.devices),
             "variants": [dict(v) for v in self.variants],
@@ -123,11 +127,11 @@ def plan_label(item: PlanItem) -> str:
     return " ".join(parts)
 
 
-def plan_for(item: PlanItem, phase: str, batch: int, recompute: str) -> Plan:
+def plan_for(item: PlanItem, phase: Phase, batch: int, recompute: str) -> Plan:
     """The Plan of a grid plan at one workload shape (see the module doc for the batch)."""
     fields = dict(item)
     schedule = fields.pop("schedule", None)
-    if phase != "train":
+    if phase is not Phase.TRAIN:
         return Plan(**fields, schedule=Schedule.parse(schedule) if schedule else None)
     fields.setdefault("micro_batch", batch)
     return Plan(**fields, global_batch=batch * fields.get("dp", 1),
@@ -155,10 +159,7 @@ def grid_from_dict(raw: Any, where: str = "grid") -> Grid:
         if key not in raw:
             raise ValueError(f"{where}: the grid needs a '{key}' list")
     lists = {k: _as_list(raw, k, where) for k in _LIST_KEYS if k in raw}
-    phases = tuple(str(p) for p in lists.get("phases", ["prefill"]))
-    for p in phases:
-        if p not in PHASES:
-            raise ValueError(f"{where}: unknown phase {p!r}; use {', '.join(PHASES)}")
+    phases = tuple(_phase(p, where) for p in lists.get("phases", ["prefill"]))
     seq = _positive_ints(lists.get("seq", [2048]), "seq", where)
     grid = Grid(
         models=tuple(str(m) for m in lists["models"]),
@@ -180,6 +181,14 @@ def grid_from_dict(raw: Any, where: str = "grid") -> Grid:
         if len(set(values)) != len(values):
             raise ValueError(f"{where}: '{key}' lists a value twice")
     return grid
+
+
+def _phase(value: Any, where: str) -> Phase:
+    try:
+        return Phase(str(value))
+    except ValueError:
+        raise ValueError(f"{where}: unknown phase {value!r}; use "
+                         f"{', '.join(p.value for p in Phase)}") from None
 
 
 def _as_list(raw: dict, key: str, where: str) -> list:
@@ -219,9 +228,9 @@ def _variants(raw: Any, where: str) -> tuple[tuple[tuple[str, float], ...], ...]
                          "{mem_bw: [0.5, 1, 2]}")
     axes = []
     for factor, values in raw.items():
-        if factor not in VARIANT_FACTORS:
+        if factor not in FACTOR_NAMES:
             raise ValueError(f"{where}: unknown variant factor {factor!r}; use "
-                             f"{', '.join(VARIANT_FACTORS)}")
+                             f"{', '.join(FACTOR_NAMES)}")
         values = values if isinstance(values, list) else [values]
         ok = all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < float("inf")
                  for v in values)
@@ -269,7 +278,7 @@ def _plan(item: Any, where: str) -> PlanItem:
     problem = _plan_problem(item)
     if problem is None:
         try:
-            plan_for(tuple(item.items()), "train", 1, "none")
+            plan_for(tuple(item.items()), Phase.TRAIN, 1, "none")
         except ValueError as e:
             problem = str(e)
     if problem is not None:

@@ -12,55 +12,41 @@ it (for training, the exposed part), `tokens` the tokens of the step over all re
 GPU's kernels through every stage, `flops`, `bytes`, power, energy and dollars all the plan's
 GPUs'; `gpus` counts them.
 
-The kernel pricing, the O(kernels) part, runs once per plan sharding for every variant by
-broadcasting (`sweep_eval`): the workload is sharded once per plan (`sharding.shard`), its
-distinct kernels priced as (V, u) arrays, and summed per slot and stage for all variants at
-once. Communication depends only on the links, so it is priced once per distinct `link`
-factor. The system of a plan is the device scaled out to the plan's GPUs as the CLI builds it
+The kernel pricing, the O(kernels) part, runs once per plan sharding for every variant: the
+single calls themselves take the variants (`inference.step.step_times`, `training.prepare`),
+so a point is the single call's own arithmetic. Communication depends only on the links, so
+it is priced once per distinct `link` factor. The system of a plan is the device scaled out to the plan's GPUs as the CLI builds it
 (`parallel.system_for_gpus`); a plan the model or system cannot run is a point with `error`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
 
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.core.arrays import bincount_rows, to_arrays
-from simulator.core.distinct import Distinct, distinct_ops
-from simulator.core.memory import kv_cache_bytes, transient_activation_bytes
-from simulator.core.precision import Precision
-from simulator.core.simulate import SimOptions, resolve_profile
-from simulator.inference.step import kv_split, step_comm_s, weight_bytes_per_gpu
-from simulator.parallel.pipeline import stage_of_slot
-from simulator.parallel.plan import Plan, check_plan, system_for_gpus
-from simulator.parallel.roles import OpRoles, roles_of
-from simulator.parallel.sharding import ShardSpec, shard
+from simulator.core.cost import cost_columns
+from simulator.core.memory import batch_fit, kv_cache_bytes
+from simulator.core.metrics import Metrics
+from simulator.core.options import Options
+from simulator.core.pricing import dominant_bound
+from simulator.core.variants import Variants
+from simulator.inference.step import kv_split, step_shards, step_times, weight_bytes_per_gpu
+from simulator.parallel.plan import Plan, check_plan
+from simulator.parallel.systems import system_for_gpus
 from simulator.sweep.grid import ChunkKey, Grid, PlanItem, plan_for
-from simulator.sweep.single import (
-    Factors,
-    cost_columns,
-    dominant_bound,
-    failed,
-    kernel_inputs,
-    op_times,
-    row_sums,
-)
-from workloads.op import Workload
+from simulator.sweep.plans_train import TrainPoints
+from workloads.op import Phase, Workload
 
-Points = list[tuple[dict[str, np.ndarray], str]]   # per precision: (metrics, error)
+Points = list[tuple[Metrics, str]]   # per precision: (metrics, error)
 
 
 class PlanPoints:
     """The plan points of one chunk: shardings shared across devices, systems per plan."""
 
-    def __init__(self, grid: Grid, key: ChunkKey, w: Workload, factors: Factors) -> None:
-        self.grid, self.key, self.w, self.factors = grid, key, w, factors
-        self.variants = [dict(v) for v in grid.variants]
-        self._shards: dict[tuple, tuple[OpRoles, object, Distinct]] = {}
-        self._train: object = None
+    def __init__(self, grid: Grid, key: ChunkKey, w: Workload, variants: Variants) -> None:
+        self.grid, self.key, self.w, self.variants = grid, key, w, variants
 
     @cached_property
     def tp_plan(self):
@@ -68,105 +54,70 @@ class PlanPoints:
 
         return tp_plan_of(self.key.model)
 
-    def points(self, ref: str, item: PlanItem, options: list[SimOptions]
+    @cached_property
+    def _train(self) -> TrainPoints:
+        return TrainPoints(self.w, self.variants)
+
+    def points(self, ref: str, item: PlanItem, options: list[Options]
                ) -> tuple[int, float, Points]:
         """(GPUs, tokens per step, the points of every precision) of one plan on a device."""
         key, w = self.key, self.w
         plan = plan_for(item, key.phase, key.batch, self.grid.recompute)
         n = len(self.variants)
+        train = key.phase is Phase.TRAIN
         try:
             system = system_for_gpus(ref, plan.gpus)
-            check_plan(plan, w.model, system.num_devices, w.seq, training=key.phase == "train")
+            check_plan(plan, w.model, system.num_devices, w.seq, training=train)
         except ValueError as e:
-            return plan.gpus, plan.dp * w.tokens, [(failed(n), str(e)) for _ in options]
+            return plan.gpus, plan.dp * w.tokens, [(Metrics.missing(n), str(e))
+                                                   for _ in options]
         points = []
         for o in options:
+            o = Options(precision=o.precision, ideal=o.ideal, profile=o.profile, cost=o.cost,
+                        recompute=o.recompute, tp_plan=self.tp_plan)
             try:
-                points.append((self._one(system, plan, o), ""))
+                points.append((self._train.metrics(system, plan, o) if train
+                               else self._infer(system, plan, o), ""))
             except ValueError as e:    # e.g. a precision the device has no peak for
-                points.append((failed(n), str(e)))
+                points.append((Metrics.missing(n), str(e)))
         return plan.gpus, plan.dp * w.tokens, points
 
-    def _one(self, system: System, plan: Plan, options: SimOptions) -> dict[str, np.ndarray]:
-        if self.key.phase == "train":
-            if self._train is None:
-                from simulator.sweep.plans_train import TrainPoints  # it imports this module
-
-                self._train = TrainPoints(self.w, self.factors, self.variants, self.tp_plan)
-            return self._train.metrics(system, plan, options)
-        return self._infer(system, plan, options)
-
-    def _sharded(self, spec: ShardSpec) -> tuple[OpRoles, object, Distinct]:
-        if spec.key not in self._shards:
-            r = roles_of(self.w, self.tp_plan)
-            a = shard(to_arrays(self.w), r, spec)
-            self._shards[spec.key] = (r, a, distinct_ops(a))
-        return self._shards[spec.key]
-
-    def _infer(self, system: System, plan: Plan, options: SimOptions) -> dict[str, np.ndarray]:
-        """`inference.step_time` for every variant (see the module doc)."""
-        w, f, device = self.w, self.factors, system.device
+    def _infer(self, system: System, plan: Plan, options: Options) -> Metrics:
+        """`inference.step.step_times` for every variant (see the module doc)."""
+        w, v, device = self.w, self.variants, system.device
         precision = options.precision
-        r, a, d = self._sharded(ShardSpec(tp=plan.tp, ep=plan.ep,
-                                          expert_imbalance=plan.expert_imbalance))
-        profile = resolve_profile(device, options)
-        b = kernel_inputs(d.ops, w, device, profile, precision)
-        compute_s, memory_s, overhead_s, time_s, bound, busy = op_times(b, device, profile, f)
-        layers, pp = w.model.layers, plan.pp
-        slots = bincount_rows(r.slot, np.take(time_s, d.inverse, axis=1), layers + 2)
-        kernels_s = bincount_rows(stage_of_slot(layers, pp), slots, pp).sum(axis=1)
-        comm_s = per_link(system, f, lambda s: step_comm_s(w, r, s, plan, precision, profile))
-        total_s = kernels_s + comm_s
-        busy_s = row_sums(busy, d.inverse) / pp
+        profile = options.profile_for(device)
+        st = step_times(w, system, plan, options, profile, v)
         tokens = plan.dp * w.tokens
         copies = plan.tp * plan.dp   # GPUs that each run one share of every kernel
-        capacity = device.mem_capacity_bytes * f.mem_capacity
-        fixed, per_batch = _memory(w, a, plan, precision)
+        capacity = device.mem_capacity_bytes * v.mem_capacity
+        fixed, per_batch = self._memory(plan, precision)
         memory = fixed + per_batch
-        return {
-            "time_s": total_s, "compute_s": row_sums(compute_s, d.inverse),
-            "memory_s": row_sums(memory_s, d.inverse),
-            "overhead_s": np.full(len(total_s), float(overhead_s[d.inverse].sum())),
-            "recompute_s": np.zeros(len(total_s)),
-            "bound": dominant_bound(time_s, bound, d.counts),
+        n = len(v)
+        full = np.ones(n)
+        cost = cost_columns(device, st.time_s, np.minimum(st.busy_s, st.time_s), tokens,
+                            options.cost, devices=plan.gpus, variants=v)
+        return Metrics(
+            time_s=st.time_s, compute_s=st.compute_s, memory_s=st.memory_s,
+            overhead_s=st.overhead_s, recompute_s=np.zeros(n), comm_s=st.comm_s,
+            bound=dominant_bound(st.bound_s),
             # NB: work of all GPUs is one GPU's share of every kernel times tp x dp (replicated
             # kernels count once per TP rank, as the hardware runs them).
-            "flops": np.full(len(total_s), float((b.flops + b.extra_flops)[d.inverse].sum())
-                             * copies),
-            "bytes": np.full(len(total_s), float(b.moved[d.inverse].sum()) * copies),
-            "memory_bytes": np.full(len(total_s), memory), "memory_capacity_bytes": capacity,
-            "feasible": memory <= capacity, "tokens_per_s": tokens / total_s,
-            **cost_columns(device, total_s, np.minimum(busy_s, total_s), tokens, f,
-                           options.cost, devices=plan.gpus),
-            "mfu": np.full(len(total_s), np.nan),
-            "max_batch": _max_batches(fixed, per_batch / max(w.batch, 1), capacity),
-            "comm_s": comm_s,
-        }
+            flops=full * st.flops * copies, bytes=full * st.bytes * copies,
+            memory_bytes=full * memory, memory_capacity_bytes=capacity,
+            feasible=memory <= capacity, tokens=np.full(n, tokens),
+            tokens_per_s=tokens / st.time_s, **cost.as_dict(), mfu=np.full(n, np.nan),
+            max_batch=batch_fit(fixed, per_batch / max(w.batch, 1), capacity))
 
+    def _memory(self, plan: Plan, precision) -> tuple[float, float]:
+        """(fixed bytes, bytes of the batch) on one GPU of the fullest stage: its weights, and
+        the KV cache after this step plus the largest kernel's activations.
 
-def per_link(system: System, f: Factors, comm: Callable[[System], float]) -> np.ndarray:
-    """comm(system with its links scaled) for every variant, once per distinct link factor."""
-    values, inverse = np.unique(f.link, return_inverse=True)
-    times = np.array([comm(system.scaled(link=float(k))) for k in values])
-    return times[inverse.reshape(-1)]
-
-
-def _memory(w: Workload, a, plan: Plan, precision: Precision) -> tuple[float, float]:
-    """(fixed bytes, bytes of the batch) on one GPU of the fullest stage: its weights, and the
-    KV cache after this step plus the largest kernel's activations.
-
-    NB: as the single-device points do, the cache is the traced one (not a serving stack's
-    per-token layout) and grows linearly in the batch; it splits over the KV heads a TP group
-    can split and over the pipeline stages (as `inference` splits it)."""
-    return weight_bytes_per_gpu(w.model, plan, precision), \
-        kv_cache_bytes(w, precision) / kv_split(w.model, plan) \
-        + transient_activation_bytes(a, w, precision)
-
-
-def _max_batches(fixed: float, per_seq: float, capacity: np.ndarray) -> np.ndarray:
-    """`memory.max_batch`'s rule on one GPU of the plan, per variant capacity."""
-    if per_seq <= 0:
-        fits = np.full(len(capacity), np.iinfo(np.int32).max, dtype=np.int64)
-    else:
-        fits = ((capacity - fixed) // per_seq).astype(np.int64)
-    return np.where(fixed > capacity, 0, fits)
+        NB: as the single-device points do, the cache is the traced one (not a serving stack's
+        per-token layout) and grows linearly in the batch; it splits over the KV heads a TP
+        group can split and over the pipeline stages (as `inference` splits it)."""
+        w = self.w
+        _, s = step_shards(w, plan, Options(tp_plan=self.tp_plan))
+        act = s.transient_act_bytes * precision.activations.bits / w.dtype.bits
+        return weight_bytes_per_gpu(w.model, plan, precision), \
+            kv_cache_bytes(w, precision) / kv_split(w.model, plan) + act

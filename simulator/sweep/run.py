@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from simulator.sweep.chunk import evaluate_chunk
 from simulator.sweep.grid import ChunkKey, Grid, load_grid
-from simulator.sweep.single import evaluate_chunk
 from simulator.sweep.store import ResultStore, load_results
 from simulator.sweep.summary import best_points, pareto_front
 

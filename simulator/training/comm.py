@@ -21,10 +21,10 @@ import numpy as np
 
 from simulator.comm.costs import collective_costs
 from simulator.core.memory import Recompute
+from simulator.parallel.params import ParamSlots
 from simulator.parallel.pipeline import p2p_time_s, per_stage, stage_of_slot
 from simulator.parallel.plan import Plan
 from simulator.parallel.sharding import ShardSpec
-from simulator.training.memory import ParamSlots
 from simulator.training.slots import Prepared, SlotTimes
 
 
@@ -69,7 +69,7 @@ def _per_slot(prep: Prepared, slots: np.ndarray, times: np.ndarray) -> np.ndarra
 def _tp(prep: Prepared, plan: Plan, spec: ShardSpec) -> tuple[np.ndarray, np.ndarray]:
     """(forward, backward) TP collective seconds per slot for one micro-batch."""
     key = ("tp", plan.tp, plan.sp, spec.token_factor, plan.cp)
-    if key not in prep.cache:
+    if key not in prep.comm:
         _, r = prep.main
         scale = spec.token_factor / plan.cp * prep.act_scale
         out = []
@@ -82,8 +82,8 @@ def _tp(prep: Prepared, plan: Plan, spec: ShardSpec) -> tuple[np.ndarray, np.nda
             else:
                 t = _calls(prep, "all_reduce", sizes, plan.tp, 1)
             out.append(_per_slot(prep, r.slot[rows], t))
-        prep.cache[key] = tuple(out)
-    return prep.cache[key]
+        prep.comm[key] = tuple(out)
+    return prep.comm[key]
 
 
 def _cp(prep: Prepared, plan: Plan, spec: ShardSpec) -> np.ndarray:
@@ -125,7 +125,7 @@ def _dp_calls(prep: Prepared, plan: Plan, params: ParamSlots) -> tuple[np.ndarra
     scatter) for ZeRO-3; cached, since they depend on neither micro-batch nor recompute."""
     group, stride = plan.dp_shards, plan.tp
     key = ("dp", plan.tp, plan.ep, plan.pp, group, plan.zero)
-    if key not in prep.cache:
+    if key not in prep.comm:
         p_slot = _param_slot_sizes(params, plan)
         grads = p_slot * prep.precision.weights.bytes
         weights = p_slot * prep.precision.weight_bytes_per_element()
@@ -137,8 +137,8 @@ def _dp_calls(prep: Prepared, plan: Plan, params: ParamSlots) -> tuple[np.ndarra
         else:
             calls = (_calls(prep, "reduce_scatter", grads, group, stride),
                      _calls(prep, "all_gather", weights, group, stride))
-        prep.cache[key] = calls
-    return prep.cache[key]
+        prep.comm[key] = calls
+    return prep.comm[key]
 
 
 def _dp(prep: Prepared, plan: Plan, params: ParamSlots, stage_fwd: np.ndarray,
@@ -182,15 +182,15 @@ def _p2p(prep: Prepared, plan: Plan, seq: int) -> float:
         * prep.precision.activations.bytes
     sliced = plan.tp > 1 and (plan.sp or plan.overlap.p2p_scatter_gather)
     key = ("p2p", plan.pp, plan.tp, plan.cp * plan.dp, plan.vp, whole, sliced, plan.sp)
-    if key not in prep.cache:
+    if key not in prep.comm:
         t = p2p_time_s(prep.system, plan, whole / plan.tp if sliced else whole)
         if t > 0:
             t += 2 * plan.vp * prep.profile.kernel_overhead_s
             if sliced and not plan.sp:
                 gather = float(_calls(prep, "all_gather", np.array([whole]), plan.tp, 1)[0])
                 t += 2 * plan.vp * gather
-        prep.cache[key] = float(t)
-    return prep.cache[key]
+        prep.comm[key] = float(t)
+    return prep.comm[key]
 
 
 def plan_comm(prep: Prepared, st: SlotTimes, plan: Plan, spec: ShardSpec,

@@ -9,56 +9,15 @@ FSDP also the weights (plus the gathered weights of the layer in use and the one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from simulator.core.memory import _ADAM_MOMENT_BYTES, _MASTER_BYTES, Footprint, Recompute
+from simulator.core.memory import ADAM_MOMENT_BYTES, MASTER_BYTES, Footprint, Recompute
 from simulator.core.precision import Precision
+from simulator.parallel.params import ParamSlots, stage_params_per_gpu
 from simulator.parallel.pipeline import per_stage, stage_of_slot
 from simulator.parallel.plan import Plan, Schedule
 from simulator.training.slots import SlotTimes
 from workloads.op import ModelFacts
-
-
-@dataclass(frozen=True)
-class ParamSlots:
-    """Parameters per slot (before, each layer, after), dense and routed-expert, unsharded."""
-
-    dense: np.ndarray
-    expert: np.ndarray
-    tied: bool            # input and output embeddings share one matrix
-
-
-def param_slots(facts: ModelFacts) -> ParamSlots:
-    """From the model facts: embeddings at the ends, the rest spread evenly over the layers."""
-    layers = max(facts.layers, 1)
-    table = facts.vocab_size * facts.hidden_size
-    emb = facts.embedding_params
-    tied = 0 < emb < 1.5 * table
-    pre, post = (emb, emb) if tied else (emb / 2, emb / 2)
-    routed = 0.0
-    if facts.experts > facts.experts_per_token > 0:
-        routed = (facts.params - facts.active_params) * facts.experts \
-            / (facts.experts - facts.experts_per_token)
-    # NB: position embeddings and the final norm are spread over the layers with the rest.
-    body = (facts.params - emb - routed) / layers
-    dense = np.concatenate(([pre], np.full(layers, body), [post]))
-    expert = np.concatenate(([0.0], np.full(layers, routed / layers), [0.0]))
-    return ParamSlots(dense=dense, expert=expert, tied=tied)
-
-
-def stage_params_per_gpu(p: ParamSlots, layers: int, plan: Plan) -> np.ndarray:
-    """Parameters one GPU of each stage holds before ZeRO sharding.
-
-    A tied embedding lives on the first stage and, when pp > 1, a copy on the last one (as in
-    Megatron-LM); with one stage it is held once."""
-    dense = p.dense.copy()
-    if p.tied and plan.pp == 1:
-        dense[-1] = 0.0
-    # NB: norm weights are split by tp with the rest (they are replicated in reality, and tiny).
-    return per_stage(dense, layers, plan.pp) / plan.tp \
-        + per_stage(p.expert, layers, plan.pp) / max(plan.tp, plan.ep)
 
 
 def stage_in_flight(plan: Plan) -> np.ndarray:
@@ -97,14 +56,14 @@ def footprint(st: SlotTimes, params: ParamSlots, plan: Plan, facts: ModelFacts, 
     shards = plan.dp_shards
     w_bytes = precision.weight_bytes_per_element()
     g_bytes = precision.weights.bytes
-    master = _MASTER_BYTES if precision.weights.bits < 32 else 0.0
+    master = MASTER_BYTES if precision.weights.bits < 32 else 0.0
     weights = p_gpu * w_bytes / (shards if plan.zero == 3 else 1)
     if plan.zero == 3:
         layer_max = (params.dense[1:-1] / plan.tp + params.expert[1:-1]
                      / max(plan.tp, plan.ep)).max(initial=0.0)
         weights = weights + 2 * layer_max * w_bytes
     grads = p_gpu * g_bytes / (shards if plan.zero >= 2 else 1)
-    optim = p_gpu * (master + _ADAM_MOMENT_BYTES) / (shards if plan.zero >= 1 else 1)
+    optim = p_gpu * (master + ADAM_MOMENT_BYTES) / (shards if plan.zero >= 1 else 1)
     act = activation_slots(st, plan, facts, seq, saved_ratio, precision.activations.bytes)
     per_mb = per_stage(act, layers, plan.pp)
     work = np.zeros(plan.pp)

@@ -9,21 +9,26 @@ sharding once and evaluates the rest (pp, dp, ZeRO, schedule) as sums of these s
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.core.arrays import KIND_CODE, PASSES, OpArrays, bincount_rows, to_arrays
-from simulator.core.efficiency import EfficiencyProfile
+from simulator.core.arrays import KIND_CODE, PASS_CODE, OpArrays, bincount_rows, to_arrays
+from simulator.core.distinct import distinct_ops
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.core.roofline import price
+from simulator.core.pricing import price
+from simulator.core.profile import EfficiencyProfile
+from simulator.core.variants import Variants
+from simulator.parallel.params import ParamSlots, param_slots
 from simulator.parallel.roles import OpRoles, roles_of
 from simulator.parallel.sharding import ShardSpec, shard
 from workloads.op import OpKind, Pass, Workload
 
-_FWD, _BWD = PASSES.index(Pass.FORWARD), PASSES.index(Pass.BACKWARD)
+_FWD, _BWD = PASS_CODE[Pass.FORWARD], PASS_CODE[Pass.BACKWARD]
 _ATTN = KIND_CODE[OpKind.ATTENTION]
 
 
@@ -48,25 +53,42 @@ class SlotTimes:
 
 
 class Prepared:
-    """A workload, its roles and a device's pricing, with caches for the plan search."""
+    """A workload, its roles and a device's pricing, with caches for the plan search.
+
+    With `variants` the kernels are priced for every spec variant at once (one pricing-core
+    call per sharding); `for_variant(i, system)` is the context of variant i, sharing those
+    tables. `comm` holds the plan-level results `training.comm` keeps (collective times): they
+    depend on the links, precision and profile, so variants with one link factor share it.
+    """
 
     def __init__(self, workload: Workload, system: System, profile: EfficiencyProfile,
-                 precision: Precision, tp_plan=None) -> None:
+                 options: Options, variants: Variants | None = None) -> None:
         self.workload = workload
         self.system = system
         self.profile = profile
-        self.precision = precision
+        self.options = options
+        self.precision: Precision = options.precision
+        self.variants = variants
         self.arrays: OpArrays = to_arrays(workload)
-        self.roles: OpRoles = roles_of(workload, tp_plan)
-        self._slots: dict[tuple, SlotTimes] = {}
+        self.roles: OpRoles = roles_of(workload, options.tp_plan)
+        self.row = 0
+        self._slots: dict[tuple, list[SlotTimes]] = {}
         self._optimizer: dict[tuple, np.ndarray] = {}
-        self.cache: dict[tuple, object] = {}    # plan-level results other modules keep here
+        self.comm: dict[tuple, object] = {}
+
+    def for_variant(self, row: int, system: System, comm: dict | None = None) -> Prepared:
+        """Variant `row`'s context on `system` (that variant's system), sharing the priced
+        tables and the arrays; `comm` shares collective times with other variants."""
+        view = copy.copy(self)
+        view.row, view.system = row, system
+        view.comm = {} if comm is None else comm
+        return view
 
     @cached_property
     def main(self) -> tuple[OpArrays, OpRoles]:
         """The non-optimizer kernels (all of them: the collectives need every layer's)."""
         rows = np.flatnonzero(~self.roles.optimizer)
-        return _take(self.arrays, rows), _take_roles(self.roles, rows)
+        return self.arrays.take(rows), _take_roles(self.roles, rows)
 
     @cached_property
     def compact(self) -> tuple[OpArrays, OpRoles, np.ndarray]:
@@ -76,7 +98,11 @@ class Prepared:
     @cached_property
     def optimizer(self) -> tuple[OpArrays, OpRoles, np.ndarray]:
         rows = np.flatnonzero(self.roles.optimizer)
-        return _compact(_take(self.arrays, rows), _take_roles(self.roles, rows), self.nslots)
+        return _compact(self.arrays.take(rows), _take_roles(self.roles, rows), self.nslots)
+
+    @cached_property
+    def params(self) -> ParamSlots:
+        return param_slots(self.workload.model)
 
     @property
     def nslots(self) -> int:
@@ -87,33 +113,35 @@ class Prepared:
         """Activation bytes in the compute format over the traced format."""
         return self.precision.activations.bits / self.workload.dtype.bits
 
+    def _price(self, sub: OpArrays) -> tuple[np.ndarray, np.ndarray]:
+        """(time, busy) of every kernel of `sub` as (V, rows), its distinct kernels priced."""
+        d = distinct_ops(sub)
+        t = price(d.ops, self.system.device, self.profile, self.workload.dtype,
+                  self.precision, self.variants)
+        return np.take(t.time_s, d.inverse, axis=1), np.take(t.busy_s, d.inverse, axis=1)
+
     def slot_times(self, spec: ShardSpec) -> SlotTimes:
         key = spec.key[:-1]   # the optimizer split does not change the other kernels
         if key not in self._slots:
-            self._slots[key] = self._price_main(spec)
-        return self._slots[key]
+            a, r, rep = self.compact
+            sub = shard(a, r, spec)
+            time_s, busy = self._price(sub)
+            self._slots[key] = slot_tables(sub, r.slot, rep, self.nslots, self.act_scale,
+                                           time_s, busy)
+        return self._slots[key][self.row]
 
     def optimizer_s(self, spec: ShardSpec) -> np.ndarray:
         """Per-slot optimizer-step time of one GPU."""
         key = (spec.tp, spec.ep, spec.optimizer_shards)
         if key not in self._optimizer:
             a, r, rep = self.optimizer
+            rows = 1 if self.variants is None else len(self.variants)
             if len(a) == 0:
-                self._optimizer[key] = np.zeros(self.nslots)
+                self._optimizer[key] = np.zeros((rows, self.nslots))
             else:
-                t = price(shard(a, r, spec), self.system.device, self.profile,
-                          self.workload.dtype, self.precision)
-                self._optimizer[key] = np.bincount(r.slot, weights=t.time_s,
-                                                   minlength=self.nslots)[rep]
-        return self._optimizer[key]
-
-    def _price_main(self, spec: ShardSpec) -> SlotTimes:
-        a, r, rep = self.compact
-        sub = shard(a, r, spec)
-        t = price(sub, self.system.device, self.profile, self.workload.dtype, self.precision)
-        busy = np.maximum(t.compute_s, t.memory_s)
-        return slot_tables(sub, r.slot, rep, self.nslots, self.act_scale, t.time_s[None, :],
-                           busy[None, :])[0]
+                time_s, _ = self._price(shard(a, r, spec))
+                self._optimizer[key] = bincount_rows(r.slot, time_s, self.nslots)[:, rep]
+        return self._optimizer[key][self.row]
 
     @cached_property
     def traced_flops(self) -> dict[str, float]:
@@ -157,15 +185,7 @@ def _compact(a: OpArrays, r: OpRoles, nslots: int) -> tuple[OpArrays, OpRoles, n
         else:
             seen[key] = s
     rows = np.flatnonzero(keep)
-    return _take(a, rows), _take_roles(r, rows), rep
-
-
-def _take(a: OpArrays, rows: np.ndarray) -> OpArrays:
-    fields = {name: getattr(a, name)[rows] for name in (
-        "kind", "flops", "weight_read_bytes", "act_read_bytes", "act_write_bytes",
-        "kv_read_bytes", "kv_write_bytes", "other_bytes", "compute_dtype", "m", "n", "k",
-        "batch", "weight_elements", "layer", "pass_")}
-    return OpArrays(names=tuple(a.names[i] for i in rows), **fields)
+    return a.take(rows), _take_roles(r, rows), rep
 
 
 def _take_roles(r: OpRoles, rows: np.ndarray) -> OpRoles:

@@ -1,6 +1,6 @@
 """Training at scale: one optimizer step of a parallel plan on a multi-GPU system.
 
-    prep = prepare(workload, system, TrainOptions())     # a train-phase workload (any batch)
+    prep = prepare(workload, system, Options())     # a train-phase workload (any batch)
     report = evaluate(prep, Plan(tp=8, pp=2, dp=4, micro_batch=1, global_batch=512))
 
 The workload is one traced training step (forward, backward, optimizer) of `batch` sequences;
@@ -19,33 +19,24 @@ optimizer step too (once per replica, or once in all when ZeRO shards it).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.core.cost import CostOptions, CostSummary, summarize, training_run
-from simulator.core.efficiency import EfficiencyProfile
+from simulator.core.cost import CostSummary, summarize, training_run
 from simulator.core.memory import Footprint, Recompute
-from simulator.core.precision import Precision
-from simulator.core.simulate import resolve_profile
+from simulator.core.metrics import Metrics
+from simulator.core.options import Options
+from simulator.core.variants import Variants
 from simulator.parallel.pipeline import bubble_fraction, per_stage, pipeline_time_s
 from simulator.parallel.plan import Plan, check_plan
 from simulator.parallel.sharding import ShardSpec
 from simulator.training.comm import plan_comm
-from simulator.training.memory import footprint, param_slots
+from simulator.training.memory import footprint
 from simulator.training.slots import Prepared
 from workloads.op import Phase, Workload
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    precision: Precision = field(default_factory=Precision)
-    ideal: bool = False
-    profile: EfficiencyProfile | None = None     # None: the device's fitted or default one
-    cost: CostOptions = field(default_factory=CostOptions)
-    tp_plan: Mapping[str, str] | None = None     # the model's transformers base_model_tp_plan
 
 
 @dataclass(frozen=True)
@@ -95,9 +86,25 @@ class TrainingReport:
     def memory_bytes_per_gpu(self) -> float:
         return self.footprint.total_bytes
 
+    @property
+    def metrics(self) -> Metrics:
+        """The shared vocabulary. NB: a plan's step is stages, bubble and communication, not a
+        sum of kernels: it has no per-kernel compute / memory / overhead split nor a bound."""
+        c = self.cost
+        return Metrics(
+            time_s=self.step_time_s, compute_s=None, memory_s=None, overhead_s=None,
+            recompute_s=self.breakdown_s["recompute_s"],
+            comm_s=self.breakdown_s["exposed_comm_s"], bound=None,
+            flops=self.hardware_flops, bytes=None, memory_bytes=self.memory_bytes_per_gpu,
+            memory_capacity_bytes=self.footprint.capacity_bytes, feasible=self.feasible,
+            tokens=self.tokens_per_step, tokens_per_s=self.tokens_per_s, power_w=c.power_w,
+            energy_j=c.energy_j, j_per_token=c.j_per_token, usd_per_hour=c.usd_per_hour,
+            usd_per_1m_tokens=c.usd_per_1m_tokens, mfu=self.mfu, max_batch=None)
+
     def summary(self) -> dict[str, Any]:
         """The JSON keys the CLI prints (SI units, named with the unit)."""
         return {
+            **self.metrics.as_dict(),
             "model": self.model, "system": self.system, "plan": self.plan.as_dict(),
             "seq": self.seq, "gpus": self.gpus, "step_time_s": self.step_time_s,
             "tokens_per_step": self.tokens_per_step, "tokens_per_s": self.tokens_per_s,
@@ -118,16 +125,14 @@ class TrainingReport:
         }
 
 
-def prepare(workload: Workload, system: System, options: TrainOptions | None = None
-            ) -> Prepared:
-    """The evaluation context for many plans of one training workload on one system."""
-    options = options or TrainOptions()
+def prepare(workload: Workload, system: System, options: Options | None = None,
+            variants: Variants | None = None) -> Prepared:
+    """The evaluation context for many plans of one training workload on one system (or on
+    each of its spec `variants`: see `Prepared.for_variant`)."""
+    options = options or Options()
     if workload.phase is not Phase.TRAIN:
         raise ValueError(f"training needs a train-phase workload, not {workload.phase.value}")
-    profile = resolve_profile(system.device, options)
-    prep = Prepared(workload, system, profile, options.precision, options.tp_plan)
-    prep.cache["options"] = options
-    return prep
+    return Prepared(workload, system, options.profile_for(system.device), options, variants)
 
 
 def spec_for(prep: Prepared, plan: Plan) -> ShardSpec:
@@ -148,9 +153,7 @@ def evaluate(prep: Prepared, plan: Plan, train_tokens: float | None = None) -> T
                  Recompute.FULL: st.recompute_full_s}[plan.recompute]
     compute = per_stage(st.fwd_s + st.bwd_s, layers, pp)
     rerun = per_stage(recompute + np.zeros(prep.nslots), layers, pp)
-    if "params" not in prep.cache:
-        prep.cache["params"] = param_slots(w.model)
-    params = prep.cache["params"]
+    params = prep.params
     comm = plan_comm(prep, st, plan, spec, params, w.seq)
     per_mb = compute + rerun + comm.per_micro_batch_exposed_s
     crit = int(np.argmax(per_mb))
@@ -176,7 +179,7 @@ def evaluate(prep: Prepared, plan: Plan, train_tokens: float | None = None) -> T
 def _report(prep: Prepared, plan: Plan, step: float, breakdown: dict, st, params,
             train_tokens: float | None) -> TrainingReport:
     w, device = prep.workload, prep.system.device
-    options: TrainOptions = prep.cache["options"]
+    options = prep.options
     flops = prep.traced_flops
     sequences = plan.batch / w.batch
     extra = {Recompute.NONE: 0.0, Recompute.SELECTIVE: flops["selective"],
@@ -191,6 +194,8 @@ def _report(prep: Prepared, plan: Plan, step: float, breakdown: dict, st, params
     busy = plan.micro_batches * (st.busy_s + rc_busy) / plan.pp
     tokens = plan.batch * w.seq
     cost = summarize(device, step, min(busy, step), tokens, options.cost, devices=plan.gpus)
+    model_flops = flops["model"] * sequences
+    peak = device.matrix_peak(prep.precision.activations)
     days = usd = None
     if train_tokens:
         days, usd = training_run(step, tokens, train_tokens, cost.usd_per_hour)
@@ -198,15 +203,15 @@ def _report(prep: Prepared, plan: Plan, step: float, breakdown: dict, st, params
         model=w.model.name, system=prep.system.name, plan=plan, seq=w.seq, step_time_s=step,
         breakdown_s=breakdown,
         bubble_fraction=bubble_fraction(plan.pp, plan.micro_batches, plan.vp),
-        model_flops=flops["model"] * sequences,
+        model_flops=model_flops,
         hardware_flops=(flops["model"] + extra) * sequences
         + flops["optimizer"] * (plan.dp_shards if plan.zero == 0 else 1),
-        peak_flops_per_s=device.matrix_peak(prep.precision.activations), footprint=fp,
+        peak_flops_per_s=peak, footprint=fp,
         peak_stage=stage, cost=cost, train_tokens=train_tokens, days=days, usd=usd)
 
 
 def simulate_training(workload: Workload, system: System, plan: Plan,
-                      options: TrainOptions | None = None,
+                      options: Options | None = None,
                       train_tokens: float | None = None) -> TrainingReport:
     """One plan, start to finish (the planner keeps `prepare` and calls `evaluate`)."""
     return evaluate(prepare(workload, system, options), plan, train_tokens)

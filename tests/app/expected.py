@@ -8,8 +8,9 @@ import numpy as np
 
 from hwspecs import load_device
 from simulator.core.cost import CostOptions
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.core.simulate import SimOptions, simulate
+from simulator.core.simulate import simulate
 from workloads import get_workload
 
 
@@ -23,12 +24,12 @@ def steps(mode: str, batch: int, seq: int, context: int = 0) -> list[tuple[str, 
 
 
 def options(dtype: str = "bf16", weights: str | None = None, kv: str | None = None,
-            pricing: str = "rent") -> SimOptions:
-    return SimOptions(precision=Precision.parse(dtype, weights=weights, kv=kv),
+            pricing: str = "rent") -> Options:
+    return Options(precision=Precision.parse(dtype, weights=weights, kv=kv),
                       cost=CostOptions(pricing=pricing))
 
 
-def report(model: str, step: tuple[str, int, int, int], device, opts: SimOptions,
+def report(model: str, step: tuple[str, int, int, int], device, opts: Options,
            passes_off: tuple[str, ...] = ()):
     phase, batch, seq, context = step
     wl = get_workload(model, phase, batch=batch, seq=seq, context=context,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.inference.step import InferOptions
-from simulator.parallel.plan import Plan, system_for_gpus
+from simulator.parallel.plan import Plan
+from simulator.parallel.systems import system_for_gpus
 from simulator.serving.capacity import CapacityQuery, plan_capacity
-from simulator.serving.iteration_cost import ReplicaSpec
 from simulator.serving.lengths import parse_length
+from simulator.serving.replica import ReplicaSpec
 from simulator.serving.simulation import Slo, Traffic, simulate_serving
 from tests.app import expected
 
@@ -55,7 +56,7 @@ def test_ranked_options_and_simulation_equal_the_api(make_app, small_model):
     assert not at.exception
     c = want.ranked[1]
     spec = ReplicaSpec(small_model, system_for_gpus(c.hardware, c.tp), Plan(tp=c.tp),
-                       InferOptions(precision=Precision.parse("bf16")))
+                       Options(precision=Precision.parse("bf16")))
     traffic = Traffic(rate_per_s=QPS, duration_s=REQUESTS / QPS, input_len=parse_length("256"),
                       output_len=parse_length("uniform:8:32"))
     result = simulate_serving(spec, traffic, c.replicas, slo=Slo(0.5, 0.05))

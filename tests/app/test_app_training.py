@@ -6,10 +6,11 @@ import pytest
 
 from hwspecs.dtypes import DType
 from simulator.core.cost import CostOptions
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.parallel.plan import system_for_gpus
+from simulator.parallel.systems import system_for_gpus
 from simulator.planner.search import search_training
-from simulator.training.step import TrainOptions, prepare
+from simulator.training.step import prepare
 from tests.app import expected
 from workloads import get_workload
 
@@ -20,7 +21,7 @@ def _expected(model: str, system: str, gpus: int, objective: str, tokens: float,
               pricing: str = "rent"):
     sys_ = system_for_gpus(system, gpus)
     wl = get_workload(model, "train", batch=1, seq=SEQ, dtype=DType.BF16)
-    opts = TrainOptions(precision=Precision.parse("bf16"), cost=CostOptions(pricing=pricing))
+    opts = Options(precision=Precision.parse("bf16"), cost=CostOptions(pricing=pricing))
     return search_training(prepare(wl, sys_, opts), gpus, BATCH, objective,
                            train_tokens=tokens)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from simulator.core.efficiency import profile_for
+from simulator.core.profile import profile_for
 from tests.app import expected
 from validation.compare.kernels import held_out_errors, kernel_comparison
 from validation.measure.measured_sets import load_set, shipped_sets

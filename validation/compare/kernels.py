@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from hwspecs.schema import DeviceSpec
-from simulator.core.efficiency import EfficiencyProfile
+from simulator.core.profile import EfficiencyProfile
 from validation.fit.calibrate import error_table, holdout_mask, predict_s
 
 
@@ -122,8 +122,9 @@ def model_comparison(folder: str | Path, device: DeviceSpec,
     import json
 
     from hwspecs.dtypes import DType
+    from simulator.core.options import Options
     from simulator.core.precision import Precision
-    from simulator.core.simulate import SimOptions, simulate
+    from simulator.core.simulate import simulate
     from workloads import get_workload
 
     rows = []
@@ -137,7 +138,7 @@ def model_comparison(folder: str | Path, device: DeviceSpec,
         d = DType.parse(r["dtype"])
         w = get_workload(model, r["phase"], r["batch"], r["seq"], r["context"])
         try:
-            predicted, note = simulate(w, device, SimOptions(
+            predicted, note = simulate(w, device, Options(
                 precision=Precision(d, d, d), profile=profile)).time_s, ""
         except ValueError as exc:   # e.g. a bf16 replay on a spec measured in fp32 only
             predicted, note = float("nan"), str(exc)

@@ -18,15 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hwspecs.dtypes import DType
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.inference.step import (
-    InferenceWorkloads,
-    InferOptions,
-    decode_context,
-    simulate_inference,
-)
-from simulator.parallel.plan import system_for_gpus
-from simulator.training.step import TrainOptions, evaluate, prepare
+from simulator.inference.request import InferenceWorkloads, decode_context, simulate_inference
+from simulator.parallel.systems import system_for_gpus
+from simulator.training.step import evaluate, prepare
 from validation.compare.published_cases import (
     SOURCES,
     InferCase,
@@ -112,7 +108,7 @@ class _Workloads:
                case.disabled_passes)
         if key not in self.cache:
             w = self.get(case.model.ref(), "train", 1, case.seq, 0, case.disabled_passes)
-            options = TrainOptions(precision=Precision.parse(case.dtype))
+            options = Options(precision=Precision.parse(case.dtype))
             self.cache[key] = prepare(w, system, options)
         return self.cache[key]
 
@@ -137,7 +133,7 @@ def _infer(case: InferCase, ws: _Workloads) -> tuple[float, bool]:
                                                                  case.output_len))
     report = simulate_inference(InferenceWorkloads(prefill, decode, decode, case.output_len),
                                 system, case.plan,
-                                InferOptions(precision=Precision.parse(**case.precision)))
+                                Options(precision=Precision.parse(**case.precision)))
     value = report.tokens_per_s_per_gpu if case.metric == "tokens_per_s_per_gpu" \
         else report.tokens_per_s
     return value, report.feasible

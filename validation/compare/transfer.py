@@ -11,7 +11,7 @@ from itertools import permutations
 import numpy as np
 import pandas as pd
 
-from simulator.core.efficiency import profile_for
+from simulator.core.profile import profile_for
 from validation.compare.kernels import held_out_errors, kernel_comparison
 from validation.measure.measured_sets import MeasuredSet
 

@@ -17,9 +17,9 @@ import yaml
 from hwspecs.dtypes import DType
 from hwspecs.schema import DeviceSpec
 from simulator.core.arrays import DTYPE_CODE, KIND_CODE, PASSES, OpArrays
-from simulator.core.efficiency import EfficiencyProfile
 from simulator.core.precision import Precision
-from simulator.core.roofline import price
+from simulator.core.pricing import price
+from simulator.core.profile import EfficiencyProfile
 from workloads.op import OpKind, Pass
 
 # (name, lower bound, upper bound): the fitted parameters and their physical limits.
@@ -90,15 +90,10 @@ def predict_s(frame: pd.DataFrame, device: DeviceSpec, profile: EfficiencyProfil
     for name in np.unique(dtypes):
         rows = dtypes == name
         d = DType.parse(name)
-        sub = _take(arrays, rows)
-        out[rows] = price(sub, device, profile, d, Precision(d, d, d)).time_s
+        sub = arrays.take(np.flatnonzero(rows))
+        out[rows] = price(sub, device, profile, d, Precision(d, d, d)).time_s[0]
     launches = _col(frame, "launches", 1.0)
     return out + (launches - 1) * profile.kernel_overhead_s
-
-
-def _take(a: OpArrays, rows: np.ndarray) -> OpArrays:
-    fields = {name: getattr(a, name)[rows] for name in a.__dataclass_fields__ if name != "names"}
-    return OpArrays(names=tuple(np.asarray(a.names, dtype=object)[rows]), **fields)
 
 
 def holdout_mask(frame: pd.DataFrame) -> np.ndarray:

@@ -23,7 +23,7 @@ from workloads.trace.raw import RawOp
 
 
 def build_workload(trace, disabled_passes: Iterable[str] = ()) -> Workload:
-    """Lower `trace` (a `workloads.trace.front.RawTrace`) with every pass not disabled."""
+    """Lower `trace` (a `workloads.trace.raw.RawTrace`) with every pass not disabled."""
     ops = trace.ops
     st = structure(ops, disabled_passes)
     facts = trace.facts

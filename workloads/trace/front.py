@@ -24,29 +24,14 @@ RawOp conventions the lowering relies on:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hwspecs.dtypes import DType
 from workloads.config import ModelConfig, find_config
 from workloads.op import ModelFacts, Phase
-from workloads.trace.raw import RawOp
+from workloads.trace.raw import RawTrace
 
 # NB: families whose position table is learned; others use rotary or relative positions.
 _LEARNED_POSITIONS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra",
                                 "gpt2", "gpt_neo", "gpt_bigcode", "opt"})
-
-
-@dataclass(frozen=True)
-class RawTrace:
-    """Every aten op of one model step, with the model facts and the step's sizes."""
-
-    facts: ModelFacts
-    phase: Phase
-    batch: int
-    seq: int
-    context: int
-    dtype: DType
-    ops: tuple[RawOp, ...]
 
 
 def check_shape(phase: Phase, batch: int, seq: int, context: int) -> None:

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workloads.op import Pass, Tensor
+from hwspecs.dtypes import DType
+from workloads.op import ModelFacts, Pass, Phase, Tensor
 
 
 @dataclass(frozen=True)
@@ -25,3 +26,16 @@ class RawOp:
     layer: int = -1                      # index in the repeated layer stack, -1 outside it
     pass_: Pass = Pass.FORWARD
     attrs: Mapping[str, Any] = field(default_factory=dict)  # e.g. SDPA: causal, gqa, scale
+
+
+@dataclass(frozen=True)
+class RawTrace:
+    """Every aten op of one model step, with the model facts and the step's sizes."""
+
+    facts: ModelFacts
+    phase: Phase
+    batch: int
+    seq: int
+    context: int
+    dtype: DType
+    ops: tuple[RawOp, ...]

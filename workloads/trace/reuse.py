@@ -12,7 +12,7 @@ from hwspecs.dtypes import DType
 from workloads.config import ModelConfig
 from workloads.op import ModelFacts, Phase
 from workloads.trace.cache import TraceCache, entry_key
-from workloads.trace.front import RawTrace
+from workloads.trace.raw import RawTrace
 from workloads.trace.reshape import (
     Cell,
     TraceTemplate,

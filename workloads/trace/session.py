@@ -10,12 +10,11 @@ from hwspecs.dtypes import DType
 from workloads.config import ModelConfig
 from workloads.op import ModelFacts, Phase
 from workloads.trace.facts import model_facts_of
-from workloads.trace.front import RawTrace
 from workloads.trace.layer_expand import NotExpandable, Step, apply_expansion, expansion
 from workloads.trace.layer_plan import LayerPlan, layer_signature, plan_layers
 from workloads.trace.model_build import BuiltModel, build_meta
 from workloads.trace.phases import PhaseRunner
-from workloads.trace.raw import RawOp
+from workloads.trace.raw import RawOp, RawTrace
 
 
 class TraceSession:

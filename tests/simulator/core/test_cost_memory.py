@@ -6,7 +6,8 @@ import pytest
 
 from simulator.core.cost import CostOptions, power_w, training_run, usd_per_hour
 from simulator.core.memory import Recompute
-from simulator.core.simulate import SimOptions, simulate
+from simulator.core.options import Options
+from simulator.core.simulate import simulate
 from tests.simulator.synthetic import elementwise, gemm, round_device, workload
 from workloads.op import Pass, Phase
 
@@ -27,7 +28,7 @@ def test_mfu_hand_worked():
     # Ideal: 3 GEMMs = 412.317 us; optimizer: 6 MB at 1 TB/s = 6 us -> step = 418.317 us.
     # Model FLOPs = 3 x 1.37439e11 = 4.12317e11 (optimizer excluded).
     # MFU = 4.12317e11 / (418.317e-6 s x 1e15) = 0.985657.
-    r = simulate(_train_step(), round_device(), SimOptions(ideal=True))
+    r = simulate(_train_step(), round_device(), Options(ideal=True))
     step = 3 * GEMM_S + 6e6 / 1e12
     assert r.time_s == pytest.approx(step, rel=1e-9)
     assert r.mfu == pytest.approx(3 * 2 * 4096**3 / (step * 1e15), rel=1e-9)
@@ -36,9 +37,9 @@ def test_mfu_hand_worked():
 
 
 def test_full_recompute_adds_the_forward_again_and_raises_hfu_not_mfu():
-    base = simulate(_train_step(), round_device(), SimOptions(ideal=True))
+    base = simulate(_train_step(), round_device(), Options(ideal=True))
     full = simulate(_train_step(), round_device(),
-                    SimOptions(ideal=True, recompute=Recompute.FULL))
+                    Options(ideal=True, recompute=Recompute.FULL))
     assert full.time_s == pytest.approx(base.time_s + GEMM_S, rel=1e-9)
     assert full.hfu > base.hfu * (base.time_s / full.time_s)
     assert full.model_flops == base.model_flops
@@ -76,7 +77,7 @@ def test_power_energy_and_rent():
     # Idle 100 W, TDP 1000 W, half busy -> 550 W.
     assert power_w(dev, 0.5, opts) == pytest.approx(550.0)
     assert usd_per_hour(dev, 550.0, opts) == pytest.approx(3.6)
-    r = simulate(workload([gemm(4096, 4096, 4096)]), round_device(), SimOptions(ideal=True))
+    r = simulate(workload([gemm(4096, 4096, 4096)]), round_device(), Options(ideal=True))
     # Fully busy: 1000 W x 137.439 us; rent $3.6/h = $0.001/s -> $/1M tokens =
     # 0.001 x 137.439e-6 / 4096 tokens x 1e6 = 3.3554e-5.
     assert r.cost.energy_j == pytest.approx(1000.0 * GEMM_S, rel=1e-9)

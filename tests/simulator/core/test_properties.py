@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.core.simulate import SimOptions, simulate
+from simulator.core.options import Options
+from simulator.core.simulate import simulate
 from tests.simulator.synthetic import elementwise, gemm, round_device, workload
 
 dims = st.integers(min_value=1, max_value=8192)
@@ -34,7 +35,7 @@ def test_faster_hardware_never_slows_anything(m, n, k, f, what):
 @given(m=dims, n=dims, k=dims, extra=st.integers(min_value=1, max_value=4096))
 def test_more_rows_never_faster_in_ideal_mode(m, n, k, extra):
     # More batch or sequence means more GEMM rows (M) and more elements.
-    opts = SimOptions(ideal=True)
+    opts = Options(ideal=True)
     small = simulate(_mixed(m, n, k), round_device(), opts)
     large = simulate(_mixed(m + extra, n, k), round_device(), opts)
     assert large.time_s >= small.time_s * (1 - 1e-12)
@@ -45,7 +46,7 @@ def test_more_rows_never_faster_in_ideal_mode(m, n, k, extra):
 def test_scaling_every_rate_by_k_divides_time_by_k_without_overheads(m, n, k, f):
     w = _mixed(m, n, k)
     dev = round_device()
-    opts = SimOptions(ideal=True)
+    opts = Options(ideal=True)
     base = simulate(w, dev, opts).time_s
     fast = simulate(w, dev.scaled(matrix=f, vector=f, mem_bw=f), opts).time_s
     assert abs(fast * f - base) <= 1e-9 * base

@@ -8,16 +8,17 @@ from dataclasses import replace
 import pytest
 
 from hwspecs.dtypes import DType
-from simulator.core.efficiency import default_profile
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.core.simulate import SimOptions, simulate
+from simulator.core.profile import default_profile
+from simulator.core.simulate import simulate
 from tests.simulator.synthetic import elementwise, gemm, round_device, workload
 
 
 def test_4096_cubed_bf16_gemm_ideal():
     # FLOPs = 2 * 4096^3 = 1.37439e11; at 1e15 FLOP/s -> 137.44 us.
     # Bytes = 3 * 4096^2 * 2 B = 100.66 MB; at 1e12 B/s -> 100.66 us. Compute-bound.
-    r = simulate(workload([gemm(4096, 4096, 4096)]), round_device(), SimOptions(ideal=True))
+    r = simulate(workload([gemm(4096, 4096, 4096)]), round_device(), Options(ideal=True))
     assert r.time_s == pytest.approx(2 * 4096**3 / 1e15, rel=1e-9)
     assert r.memory_s == pytest.approx(3 * 4096**2 * 2 / 1e12, rel=1e-9)
     assert r.bound == "compute"
@@ -41,7 +42,7 @@ def test_wave_quantization_129_vs_133_tiles_on_132_sms():
     # in one wave (129/132 useful); M = 133*128 -> 133 tiles in two waves (133/264 useful).
     # Time per row: (132/129) vs (264/133) -> ratio 1.940.
     dev = round_device(compute_units=132)
-    opts = SimOptions(profile=replace(default_profile(dev), gemm_tile_m=(128,)))
+    opts = Options(profile=replace(default_profile(dev), gemm_tile_m=(128,)))
     r129 = simulate(workload([gemm(129 * 128, 128, 8192)]), dev, opts)
     r133 = simulate(workload([gemm(133 * 128, 128, 8192)]), dev, opts)
     per_row_129 = r129.compute_s / 129
@@ -67,8 +68,8 @@ def test_tiny_kernel_is_overhead_bound():
 
 def test_fp8_doubles_the_matrix_peak_and_halves_bytes():
     w = workload([gemm(4096, 4096, 4096)])
-    bf16 = simulate(w, round_device(), SimOptions(ideal=True))
-    fp8 = simulate(w, round_device(), SimOptions(ideal=True,
+    bf16 = simulate(w, round_device(), Options(ideal=True))
+    fp8 = simulate(w, round_device(), Options(ideal=True,
                                                  precision=Precision.parse("fp8")))
     assert fp8.compute_s == pytest.approx(bf16.compute_s / 2)
     assert float(fp8.ops.bytes.sum()) == pytest.approx(float(bf16.ops.bytes.sum()) / 2)
@@ -77,8 +78,8 @@ def test_fp8_doubles_the_matrix_peak_and_halves_bytes():
 def test_w4a16_reads_quarter_weights_and_pays_dequantization():
     # Decode-like GEMV: M=1, N=K=4096. Weights 4096^2 x 2 B = 33.55 MB in bf16; int4: 8.39 MB.
     w = workload([gemm(1, 4096, 4096)])
-    bf16 = simulate(w, round_device(), SimOptions(ideal=True))
-    w4 = simulate(w, round_device(), SimOptions(
+    bf16 = simulate(w, round_device(), Options(ideal=True))
+    w4 = simulate(w, round_device(), Options(
         ideal=True, precision=Precision.parse("bf16", weights="int4")))
     weight_bf16 = 4096 * 4096 * 2
     saved = weight_bf16 * (1 - 4 / 16)
@@ -90,13 +91,13 @@ def test_w4a16_reads_quarter_weights_and_pays_dequantization():
 def test_fp4_compute_on_a_device_without_fp4_is_a_clear_error():
     with pytest.raises(ValueError, match="no dense fp4 matrix peak"):
         simulate(workload([gemm(64, 64, 64)]), round_device(),
-                 SimOptions(precision=Precision.parse("fp4")))
+                 Options(precision=Precision.parse("fp4")))
 
 
 def test_sparse_2_4_uses_sparse_peak_for_weight_gemms():
     w = workload([gemm(4096, 4096, 4096)])
-    dense = simulate(w, round_device(), SimOptions(ideal=True))
-    sparse = simulate(w, round_device(), SimOptions(
+    dense = simulate(w, round_device(), Options(ideal=True))
+    sparse = simulate(w, round_device(), Options(
         ideal=True, precision=Precision(sparse=True)))
     assert sparse.compute_s == pytest.approx(dense.compute_s / 2)
     assert DType.BF16.bits == 16 and not math.isnan(sparse.time_s)

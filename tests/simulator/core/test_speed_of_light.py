@@ -17,7 +17,8 @@ from __future__ import annotations
 import pytest
 
 from hwspecs import load_device
-from simulator.core.simulate import SimOptions, simulate
+from simulator.core.options import Options
+from simulator.core.simulate import simulate
 from workloads import get_workload
 
 
@@ -28,7 +29,7 @@ def h100():
 
 def test_llama2_7b_prefill_2048_ideal(h100):
     w = get_workload("llama-2-7b", "prefill", batch=1, seq=2048)
-    r = simulate(w, h100, SimOptions(ideal=True))
+    r = simulate(w, h100, Options(ideal=True))
     matrix_flops = 2 * 6.476e9 * 2048 + 4 * 2048**2 * 4096 * 32 * 2049 / 4096
     frame = r.to_frame()
     matrix = frame[frame["kind"].isin(["gemm", "attention"])]
@@ -39,7 +40,7 @@ def test_llama2_7b_prefill_2048_ideal(h100):
 
 def test_llama2_7b_first_decode_token_ideal(h100):
     w = get_workload("llama-2-7b", "decode", batch=1, seq=1, context=2048)
-    r = simulate(w, h100, SimOptions(ideal=True))
+    r = simulate(w, h100, Options(ideal=True))
     assert r.time_s == pytest.approx(4.34e-3, rel=0.03)
     assert float(r.ops.bytes.sum()) == pytest.approx(13.2e9 + 1.07e9, rel=0.02)
     assert r.bound == "memory"

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.core.simulate import SimOptions, simulate
-from simulator.inference.step import (
-    InferenceWorkloads,
-    InferOptions,
-    decode_context,
-    simulate_inference,
-)
+from simulator.core.simulate import simulate
+from simulator.inference.request import InferenceWorkloads, decode_context, simulate_inference
 from simulator.parallel.plan import Plan, PlanError
 from tests.simulator import transformer_synthetic as ts
 from tests.simulator.comm.test_comm import round_system
 
 ARCH = ts.Arch(layers=4, hidden=1024, heads=16, kv_heads=4, ffn=4096, vocab=32000)
-IDEAL = InferOptions(ideal=True)
+IDEAL = Options(ideal=True)
 B_LINK, ALPHA = 50e9, 1e-6
 
 
@@ -35,8 +31,8 @@ def test_mean_decode_context():
 def test_one_gpu_is_the_single_device_simulation():
     ws, system = _ws(), round_system()
     r = simulate_inference(ws, system, Plan(), IDEAL)
-    ttft = simulate(ws.prefill, system.device, SimOptions(ideal=True)).time_s
-    tpot = simulate(ws.decode_start, system.device, SimOptions(ideal=True)).time_s
+    ttft = simulate(ws.prefill, system.device, Options(ideal=True)).time_s
+    tpot = simulate(ws.decode_start, system.device, Options(ideal=True)).time_s
     assert r.ttft_s == pytest.approx(ttft, rel=1e-9)
     assert r.tpot_s == pytest.approx(tpot, rel=1e-9)
     assert r.e2e_latency_s == pytest.approx(ttft + 31 * tpot, rel=1e-9)
@@ -70,7 +66,7 @@ def test_memory_splits_weights_by_tp_and_pp_and_kv_by_kv_heads():
 
 def test_precision_what_ifs_shrink_weights_and_cache():
     ws, system = _ws(), round_system()
-    w8 = InferOptions(ideal=True, precision=Precision.parse("bf16", weights="int8", kv="fp8"))
+    w8 = Options(ideal=True, precision=Precision.parse("bf16", weights="int8", kv="fp8"))
     base = simulate_inference(ws, system, Plan(), IDEAL)
     low = simulate_inference(ws, system, Plan(), w8)
     assert low.footprint.weights_bytes == pytest.approx(base.footprint.weights_bytes / 2)

@@ -9,16 +9,10 @@ import pytest
 
 from simulator.core.arrays import to_arrays
 from simulator.parallel.pipeline import bubble_fraction, in_flight, pipeline_time_s, stage_of_slot
-from simulator.parallel.plan import (
-    Plan,
-    PlanError,
-    Schedule,
-    check_plan,
-    data_parallel,
-    system_for_gpus,
-)
+from simulator.parallel.plan import Plan, PlanError, Schedule, check_plan
 from simulator.parallel.roles import DIM_K, DIM_M, DIM_N, ON_DIM, REPLICATED, WHOLE, roles_of
 from simulator.parallel.sharding import ShardSpec, shard
+from simulator.parallel.systems import data_parallel, system_for_gpus
 from tests.simulator import transformer_synthetic as ts
 
 ARCH = ts.Arch(layers=4, hidden=1024, heads=16, kv_heads=4, ffn=4096, vocab=32000)

@@ -7,9 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.core.memory import Recompute
+from simulator.core.options import Options
 from simulator.parallel.pipeline import bubble_fraction
 from simulator.parallel.plan import Plan
-from simulator.training.step import TrainOptions, evaluate, prepare
+from simulator.training.step import evaluate, prepare
 from tests.simulator import transformer_synthetic as ts
 from tests.simulator.comm.test_comm import round_system
 
@@ -25,7 +26,7 @@ PLANS = [Plan(tp=2, pp=2, dp=4, global_batch=16), Plan(tp=8, sp=True, dp=2, glob
 @given(plan=st.sampled_from(PLANS), factor=st.floats(min_value=1.0, max_value=32.0),
        ideal=st.booleans())
 def test_a_faster_link_never_slows_a_plan(plan, factor, ideal):
-    options = TrainOptions(ideal=ideal)
+    options = Options(ideal=ideal)
     base = evaluate(prepare(WORKLOAD, round_system(nodes=2), options), plan)
     fast = evaluate(prepare(WORKLOAD, round_system(nodes=2, link=factor), options), plan)
     assert fast.step_time_s <= base.step_time_s * (1 + 1e-12)

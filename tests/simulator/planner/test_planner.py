@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.core.memory import Recompute
-from simulator.inference.step import InferenceWorkloads, decode_context
+from simulator.inference.request import InferenceWorkloads, decode_context
 from simulator.planner.search import (
     TrainSpace,
     infer_space,

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from hwspecs.registry import load_system
-from simulator.serving.iteration_cost import IterationCost, ReplicaSpec
+from simulator.serving.iteration_cost import IterationCost
+from simulator.serving.replica import ReplicaSpec
 from tests.cli.test_training_cli import TINY_LLAMA
 
 

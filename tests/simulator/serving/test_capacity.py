@@ -8,10 +8,12 @@ import math
 import pytest
 
 import archsim
-from simulator.parallel.plan import Plan, system_for_gpus
+from simulator.parallel.plan import Plan
+from simulator.parallel.systems import system_for_gpus
 from simulator.serving.capacity import CapacityQuery, meets_slo, plan_capacity, simulate_at
-from simulator.serving.iteration_cost import IterationCost, ReplicaSpec
+from simulator.serving.iteration_cost import IterationCost
 from simulator.serving.lengths import parse_length
+from simulator.serving.replica import ReplicaSpec
 from simulator.serving.simulation import Slo
 from tests.cli.test_training_cli import TINY_LLAMA
 from tests.simulator.serving import serving_fixtures

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.inference.step import InferenceWorkloads, decode_context, simulate_inference
+from simulator.inference.request import InferenceWorkloads, decode_context, simulate_inference
 from simulator.parallel.plan import Plan
 from simulator.serving.iteration_cost import bucket_workload
 from simulator.serving.lengths import parse_length

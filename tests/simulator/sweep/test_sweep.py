@@ -8,9 +8,9 @@ import pytest
 pytest.importorskip("pyarrow", reason="Parquet results need pyarrow (a sweep dependency)")
 
 import simulator.sweep.run as sweep_module  # noqa: E402
+from simulator.sweep.chunk import evaluate_chunk  # noqa: E402
 from simulator.sweep.grid import grid_from_dict  # noqa: E402
 from simulator.sweep.run import best_points, pareto_front, run_sweep  # noqa: E402
-from simulator.sweep.single import evaluate_chunk  # noqa: E402
 
 GRID = {"models": ["gpt2"], "phases": ["decode"], "batch": [1, 2], "context": [64, 128],
         "devices": ["h100-sxm", "mi300x"], "variants": {"mem_bw": [0.5, 1, 2]},

@@ -8,6 +8,7 @@ import pytest
 
 from hwspecs import device_names
 from simulator.sweep.grid import grid_from_dict, load_grid, variant_label
+from workloads.op import Phase
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "grid.yaml"
 BASE = {"models": ["gpt2"], "devices": ["h100-sxm"]}
@@ -24,7 +25,7 @@ def test_example_grid_counts_its_points():
 def test_decode_runs_one_token_on_each_context_and_others_on_seq():
     grid = grid_from_dict({**BASE, "phases": ["prefill", "decode"], "batch": [2],
                            "seq": [128, 256], "context": [1024]})
-    shapes = [(k.phase, k.batch, k.seq, k.context) for k in grid.chunks()]
+    shapes = [(k.phase.value, k.batch, k.seq, k.context) for k in grid.chunks()]
     assert shapes == [("prefill", 2, 128, 0), ("prefill", 2, 256, 0), ("decode", 2, 1, 1024)]
     assert [k.index for k in grid.chunks()] == [0, 1, 2]
 
@@ -39,7 +40,7 @@ def test_variants_are_the_product_of_their_factors():
 def test_all_devices_and_defaults():
     grid = grid_from_dict({"models": ["gpt2"], "devices": ["all"]})
     assert grid.devices == tuple(device_names())
-    assert grid.phases == ("prefill",) and grid.batch == (1,) and grid.context == grid.seq
+    assert grid.phases == (Phase.PREFILL,) and grid.batch == (1,) and grid.context == grid.seq
 
 
 def test_the_fingerprint_tells_grids_apart():

@@ -13,19 +13,19 @@ import pandas as pd
 import pytest
 
 from hwspecs.build import make_system
+from hwspecs.scale import FACTOR_NAMES
 from simulator.core.cost import summarize
-from simulator.core.simulate import resolve_profile
-from simulator.inference.step import InferOptions, step_time
-from simulator.parallel.plan import system_for_gpus
+from simulator.core.options import Options
+from simulator.inference.step import step_times
+from simulator.parallel.systems import system_for_gpus
+from simulator.sweep.chunk import evaluate_chunk
 from simulator.sweep.grid import (
-    VARIANT_FACTORS,
     grid_from_dict,
     load_grid,
     plan_for,
     plan_label,
 )
-from simulator.sweep.single import evaluate_chunk
-from simulator.training.step import TrainOptions, evaluate, prepare
+from simulator.training.step import evaluate, prepare
 from tests.cli.test_training_cli import TINY_LLAMA
 from workloads.config import tp_plan_of  # what `archsim infer` and `archsim train` use
 
@@ -77,7 +77,7 @@ def _points(grid):
                 errors.setdefault(row["plan"], set()).add(row["error"])
                 assert math.isnan(row["time_s"]) and not row["feasible"]
                 continue
-            factors = {f: row[f] for f in VARIANT_FACTORS}
+            factors = {f: row[f] for f in FACTOR_NAMES}
             points.append((key, w, plan, row, _system(row["device"], plan.gpus, factors)))
     return points, errors
 
@@ -96,13 +96,14 @@ def test_inference_plan_points_equal_step_time(tiny):
     points, errors = _points(grid)
     comm_by_link: dict[tuple, dict[float, float]] = {}
     for key, w, plan, row, system in points:
-        options = InferOptions(precision=precisions[row["precision"]], cost=grid.cost_options(),
+        options = Options(precision=precisions[row["precision"]], cost=grid.cost_options(),
                                tp_plan=tp_plan_of(key.model))
-        st = step_time(w, system, plan, options, resolve_profile(system.device, options))
-        assert _close(row["time_s"], st.time_s) and _close(row["comm_s"], st.comm_s)
+        st = step_times(w, system, plan, options, options.profile_for(system.device))
+        time_s, comm_s, busy_s = (float(x[0]) for x in (st.time_s, st.comm_s, st.busy_s))
+        assert _close(row["time_s"], time_s) and _close(row["comm_s"], comm_s)
         tokens = plan.dp * w.tokens
-        assert _close(row["tokens_per_s"], tokens / st.time_s)
-        cost = summarize(system.device, st.time_s, min(st.busy_s, st.time_s), tokens,
+        assert _close(row["tokens_per_s"], tokens / time_s)
+        cost = summarize(system.device, time_s, min(busy_s, time_s), tokens,
                          grid.cost_options(), plan.gpus)
         for name in _COST:
             assert _close(row[name], getattr(cost, name)), name
@@ -147,7 +148,7 @@ def test_training_plan_points_equal_training_evaluate(tiny):
     grid = grid_from_dict({**TRAIN, "models": [tiny]})
     points, errors = _points(grid)
     for key, w, plan, row, system in points:
-        options = TrainOptions(precision=grid.precisions[0], cost=grid.cost_options(),
+        options = Options(precision=grid.precisions[0], cost=grid.cost_options(),
                                tp_plan=tp_plan_of(key.model))
         r = evaluate(prepare(w, system, options), plan)
         assert _close(row["time_s"], r.step_time_s)

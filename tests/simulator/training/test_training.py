@@ -11,9 +11,10 @@ import pytest
 
 from simulator.core.cost import training_run
 from simulator.core.memory import Recompute
-from simulator.core.simulate import SimOptions, simulate
+from simulator.core.options import Options
+from simulator.core.simulate import simulate
 from simulator.parallel.plan import Overlap, Plan
-from simulator.training.step import TrainOptions, evaluate, prepare
+from simulator.training.step import evaluate, prepare
 from tests.simulator import transformer_synthetic as ts
 from tests.simulator.comm.test_comm import round_system
 
@@ -25,7 +26,7 @@ B, ALPHA = 50e9, 1e-6
 
 def _prep(nodes=1, ideal=True, arch=ARCH, link=1.0):
     return prepare(ts.train(arch, 1, T), round_system(nodes, link=link),
-                   TrainOptions(ideal=ideal))
+                   Options(ideal=ideal))
 
 
 def test_one_gpu_plan_is_the_single_device_simulation_with_no_communication():
@@ -33,7 +34,7 @@ def test_one_gpu_plan_is_the_single_device_simulation_with_no_communication():
     system = round_system()
     for rc in Recompute:
         r = evaluate(prepare(w, system), Plan(recompute=rc))
-        single = simulate(w, system.device, SimOptions(recompute=rc))
+        single = simulate(w, system.device, Options(recompute=rc))
         assert r.step_time_s == pytest.approx(single.time_s, rel=1e-9)
         assert r.breakdown_s["comm_s"] == 0.0 and r.breakdown_s["exposed_comm_s"] == 0.0
         assert r.mfu == pytest.approx(single.mfu, rel=1e-9)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.core.efficiency import profile_for
+from simulator.core.profile import profile_for
 from validation.compare.kernels import held_out_errors, kernel_comparison
 from validation.compare.transfer import transfer_table
 from validation.measure.measured_sets import load_set, shipped_sets

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hwspecs.dtypes import DType
-from simulator.core.efficiency import default_profile, load_profile
+from simulator.core.profile import default_profile, load_profile
 from tests.simulator.synthetic import round_device
 from validation.fit.calibrate import (
     error_table,

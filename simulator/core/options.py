@@ -1,0 +1,26 @@
+"""How to price: one options type for a single device, training plans and inference plans."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from hwspecs.schema import DeviceSpec
+from simulator.core.cost import CostOptions
+from simulator.core.memory import Recompute
+from simulator.core.precision import Precision
+from simulator.core.profile import EfficiencyProfile, resolve_profile
+
+
+@dataclass(frozen=True)
+class Options:
+    precision: Precision = field(default_factory=Precision)
+    ideal: bool = False                           # speed of light: efficiencies 1, no overhead
+    profile: EfficiencyProfile | None = None      # None: the device's fitted or default one
+    cost: CostOptions = field(default_factory=CostOptions)
+    recompute: Recompute = Recompute.NONE         # one device's training step (plans: Plan's)
+    tp_plan: Mapping[str, str] | None = None      # the model's transformers base_model_tp_plan
+
+    def profile_for(self, device: DeviceSpec) -> EfficiencyProfile:
+        """The profile that prices `device` under these options."""
+        return resolve_profile(device, self.profile, self.ideal)

@@ -1,0 +1,201 @@
+"""The one pricing core: every kernel of a workload on a device, for V spec variants at once.
+
+    times = price(arrays, device, profile, traced, precision)            # one row
+    times = price(arrays, device, profile, traced, precision, variants)  # V rows
+
+Per kernel: time = max(compute_s, memory_s) + overhead_s, where compute_s = FLOPs / (peak x
+shape-dependent efficiency) on the matrix units (GEMMs, attention) or the vector units, plus
+dequantization work on the vector units, and memory_s = bytes moved / (bandwidth x memory
+efficiency); views cost nothing. The bound is whichever term is largest.
+
+A variant multiplies each kernel's peak by the factor of the spec table it comes from (a
+TPU's vector work runs at a matrix peak) and the bandwidth by `mem_bw`, so row i equals
+pricing `device.scaled(variants.factors[i])` alone to the last bit: the same products in the
+same order. Every caller (a single device, training slots, inference steps, plan points,
+sweeps, the app's what-if) prices here; power, energy and dollars follow in `cost`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwspecs.dtypes import DType
+from hwspecs.schema import DeviceSpec
+from simulator.core.arrays import DTYPES, OpArrays
+from simulator.core.efficiency import (
+    attention_efficiency,
+    gemm_efficiency,
+    memory_efficiency,
+)
+from simulator.core.precision import Precision
+from simulator.core.profile import EfficiencyProfile
+from simulator.core.variants import Variants
+
+
+class Bound(enum.Enum):
+    """What sets a kernel's time; arrays hold its index in `BOUNDS`."""
+
+    COMPUTE = "compute"
+    MEMORY = "memory"
+    OVERHEAD = "overhead"
+
+
+BOUNDS = tuple(Bound)
+_COMPUTE, _MEMORY, _OVERHEAD = (BOUNDS.index(b) for b in BOUNDS)
+_BOUND_VALUES = np.array([b.value for b in BOUNDS], dtype=object)
+
+
+@dataclass(frozen=True)
+class KernelTimes:
+    """Seconds per kernel as (V, n) arrays; `flops` and `bytes` (n,) are the same in every row.
+    """
+
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+    overhead_s: np.ndarray
+    time_s: np.ndarray
+    busy_s: np.ndarray       # max(compute, memory): the time the device is busy (for power)
+    bound: np.ndarray        # index into BOUNDS
+    flops: np.ndarray        # work executed (dequantization included)
+    bytes: np.ndarray        # bytes moved after precision what-ifs
+
+    def expand(self, inverse: np.ndarray) -> KernelTimes:
+        """Distinct kernels' times mapped back to every row they stand for."""
+        return KernelTimes(*(np.take(x, inverse, axis=-1) for x in (
+            self.compute_s, self.memory_s, self.overhead_s, self.time_s, self.busy_s,
+            self.bound, self.flops, self.bytes)))
+
+    def row(self, i: int = 0) -> KernelTimes:
+        """One variant's times as (n,) arrays."""
+        return KernelTimes(self.compute_s[i], self.memory_s[i], self.overhead_s[i],
+                           self.time_s[i], self.busy_s[i], self.bound[i], self.flops,
+                           self.bytes)
+
+    @property
+    def total_s(self) -> float:
+        """One row's total (after `row`)."""
+        return float(self.time_s.sum())
+
+
+def scaled_bytes(a: OpArrays, traced: DType, precision: Precision) -> np.ndarray:
+    """Bytes moved per op once weights, activations and KV take their what-if formats."""
+    t = traced.bits
+    weights = a.weight_read_bytes * (precision.weight_bytes_per_element() * 8 / t)
+    acts = (a.act_read_bytes + a.act_write_bytes) * (precision.activations.bits / t)
+    kv = (a.kv_read_bytes + a.kv_write_bytes) * (precision.kv_cache.bits / t)
+    return weights + acts + kv + a.other_bytes
+
+
+def dequant_flops(a: OpArrays, traced: DType, precision: Precision,
+                  profile: EfficiencyProfile) -> np.ndarray:
+    """Weight-only or KV-only low precision is widened to the compute format in the kernel."""
+    extra = np.zeros(len(a))
+    if precision.weights is not precision.activations:
+        # NB: dequantization runs on the vector units, serial with the matrix work.
+        extra += a.weight_elements * profile.dequant_flops_per_element
+    if precision.kv_cache is not precision.activations:
+        kv_elements = a.kv_read_bytes / traced.bytes
+        extra += np.where(a.is_attention, kv_elements, 0.0) * profile.dequant_flops_per_element
+    return extra
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """Each kernel's matrix and vector peak (n,) and whether each follows the other unit's
+    scale factor (an fp32 GEMM on the vector units; vector work on a TPU's matrix peak)."""
+
+    matrix: np.ndarray
+    matrix_on_vector: np.ndarray
+    vector: np.ndarray
+    vector_on_matrix: np.ndarray
+
+
+def peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision) -> Peaks:
+    n = len(a)
+    matrix, vector = np.zeros(n), np.zeros(n)
+    m_vec, v_mat = np.zeros(n, bool), np.zeros(n, bool)
+    has_weights = a.weight_elements > 0 if precision.sparse else None
+    for code in a.dtype_codes:
+        rows = a.compute_dtype == code if len(a.dtype_codes) > 1 else slice(None)
+        dtype = precision.activations if DTYPES[code] is traced else DTYPES[code]
+        on_matrix = a.on_matrix if isinstance(rows, slice) else rows & a.on_matrix
+        if on_matrix.any():
+            dense, table = device.gemm_peak_entry(dtype)
+            matrix[on_matrix] = dense
+            m_vec[on_matrix] = table == "vector"
+            if precision.sparse:
+                sparse_rows = on_matrix & has_weights
+                matrix[sparse_rows] = device.gemm_peak_entry(dtype, sparse=True)[0]
+                m_vec[sparse_rows] = False
+        peak, table = device.vector_peak_entry(dtype)
+        vector[rows] = peak
+        v_mat[rows] = table == "matrix"
+    return Peaks(matrix, m_vec, vector, v_mat)
+
+
+def _follow(base: np.ndarray, other: np.ndarray, own: np.ndarray, on_other: np.ndarray
+            ) -> np.ndarray:
+    """(V, n): each kernel's peak times its table's factor per variant."""
+    factor = np.where(on_other, other[:, None], own[:, None]) if on_other.any() \
+        else own[:, None]
+    return base * factor
+
+
+def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: DType,
+          precision: Precision, variants: Variants | None = None) -> KernelTimes:
+    """Every kernel of `a` on `device` (one row), or on each of `variants` (V rows)."""
+    pk = peaks(a, device, traced, precision)
+    on_matrix, view = a.on_matrix, a.is_view
+    units = device.compute_units
+    eff = np.where(a.is_attention,
+                   attention_efficiency(a.m, a.n, a.k, a.batch, units, profile),
+                   gemm_efficiency(a.m, a.n, a.k, a.batch, units, profile))
+    extra = dequant_flops(a, traced, precision, profile)
+    moved = scaled_bytes(a, traced, precision)
+    mem_eff = memory_efficiency(moved, profile)
+    if variants is None:
+        matrix_peak, vector_peak = pk.matrix[None, :], pk.vector[None, :]
+        bw = np.array([[device.mem_bw_bytes_per_s]])
+    else:
+        matrix_peak = _follow(pk.matrix, variants.vector, variants.matrix, pk.matrix_on_vector)
+        vector_peak = _follow(pk.vector, variants.matrix, variants.vector, pk.vector_on_matrix)
+        bw = (device.mem_bw_bytes_per_s * variants.mem_bw)[:, None]
+    matrix_rate = matrix_peak * eff
+    vector_rate = vector_peak * profile.vector_fraction
+    with np.errstate(divide="ignore", invalid="ignore"):
+        compute_s = np.where(on_matrix, a.flops / np.where(on_matrix, matrix_rate, 1.0),
+                             a.flops / vector_rate)
+        compute_s = compute_s + extra / vector_rate
+        memory_s = moved / (bw * mem_eff)
+    overhead_s = np.broadcast_to(np.where(view, 0.0, profile.kernel_overhead_s),
+                                 compute_s.shape)
+    compute_s = np.where(view, 0.0, compute_s)
+    memory_s = np.where(view, 0.0, memory_s)
+    busy = np.maximum(compute_s, memory_s)
+    bound = np.where(overhead_s > busy, _OVERHEAD,
+                     np.where(compute_s >= memory_s, _COMPUTE, _MEMORY)).astype(np.int8)
+    return KernelTimes(compute_s=compute_s, memory_s=memory_s, overhead_s=overhead_s,
+                       time_s=busy + overhead_s, busy_s=busy, bound=bound,
+                       flops=a.flops + extra, bytes=moved)
+
+
+def weighted_sum(x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Sum over the last axis of distinct kernels' values, each standing for `counts` kernels
+    (row by row in the same order, so V rows equal V single calls)."""
+    return (x * counts).sum(axis=-1)
+
+
+def bound_shares(t: KernelTimes, counts: np.ndarray) -> np.ndarray:
+    """(V, 3): the time each bound holds (`BOUNDS` order), distinct kernels weighted by
+    `counts`."""
+    return np.stack([weighted_sum(np.where(t.bound == i, t.time_s, 0.0), counts)
+                     for i in range(len(BOUNDS))], axis=-1)
+
+
+def dominant_bound(shares: np.ndarray) -> np.ndarray:
+    """(V,): the bound (its value, e.g. "memory") holding the largest share of each row of
+    `bound_shares`."""
+    return _BOUND_VALUES[np.argmax(shares, axis=-1)]

@@ -1,0 +1,52 @@
+"""Parameters per pipeline slot and per GPU of a plan, from the model facts (no trace needed):
+what training memory, inference memory and the data-parallel collectives all count."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.parallel.pipeline import per_stage
+from simulator.parallel.plan import Plan
+from workloads.op import ModelFacts
+
+
+@dataclass(frozen=True)
+class ParamSlots:
+    """Parameters per slot (before, each layer, after), dense and routed-expert, unsharded."""
+
+    dense: np.ndarray
+    expert: np.ndarray
+    tied: bool            # input and output embeddings share one matrix
+
+
+def param_slots(facts: ModelFacts) -> ParamSlots:
+    """From the model facts: embeddings at the ends, the rest spread evenly over the layers."""
+    layers = max(facts.layers, 1)
+    table = facts.vocab_size * facts.hidden_size
+    emb = facts.embedding_params
+    tied = 0 < emb < 1.5 * table
+    pre, post = (emb, emb) if tied else (emb / 2, emb / 2)
+    routed = 0.0
+    if facts.experts > facts.experts_per_token > 0:
+        routed = (facts.params - facts.active_params) * facts.experts \
+            / (facts.experts - facts.experts_per_token)
+    # NB: position embeddings and the final norm are spread over the layers with the rest.
+    body = (facts.params - emb - routed) / layers
+    dense = np.concatenate(([pre], np.full(layers, body), [post]))
+    expert = np.concatenate(([0.0], np.full(layers, routed / layers), [0.0]))
+    return ParamSlots(dense=dense, expert=expert, tied=tied)
+
+
+def stage_params_per_gpu(p: ParamSlots, layers: int, plan: Plan) -> np.ndarray:
+    """Parameters one GPU of each stage holds before ZeRO sharding.
+
+    A tied embedding lives on the first stage and, when pp > 1, a copy on the last one (as in
+    Megatron-LM); with one stage it is held once."""
+    dense = p.dense.copy()
+    if p.tied and plan.pp == 1:
+        dense[-1] = 0.0
+    # NB: norm weights are split by tp with the rest (they are replicated in reality, and tiny).
+    return per_stage(dense, layers, plan.pp) / plan.tp \
+        + per_stage(p.expert, layers, plan.pp) / max(plan.tp, plan.ep)
