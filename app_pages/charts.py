@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from app_pages.scenario import Priced
 from archsim_cli.roofline_plot import achieved_points
-from simulator.core.arrays import KINDS
+from simulator import KINDS
 
 _SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "x", "star",
             "triangle-down", "pentagon", "hexagon", "star-diamond", "hourglass")

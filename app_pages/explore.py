@@ -15,7 +15,7 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages import png, state, tables
-from simulator.sweep.summary import AXES, axes_of, pareto_front
+from simulator import AXES, axes_of, pareto_front
 
 _NOT_METRICS = {"chunk", "feasible", "error"}
 FRONT, OTHER = "Pareto front (cost vs time)", "other points"

@@ -12,7 +12,7 @@ import streamlit as st
 
 from app_pages import state
 from hwspecs.schema import DeviceSpec
-from simulator.core.report import Report
+from simulator import Report
 
 DEFAULT_MODEL = "llama-3.1-8b"
 DEFAULT_DEVICES = ("h100-sxm", "h200-sxm", "b200", "mi300x")
@@ -59,10 +59,7 @@ class Scenario:
     disabled_passes: tuple[str, ...] = ()
 
     def options(self):
-        from simulator.core.cost import CostOptions
-        from simulator.core.memory import Recompute
-        from simulator.core.options import Options
-        from simulator.core.precision import Precision
+        from simulator import CostOptions, Options, Precision, Recompute
 
         return Options(
             precision=Precision.parse(self.dtype,
@@ -228,7 +225,7 @@ def trace(scenario: Scenario) -> dict[Step, object]:
 def price(scenario: Scenario, workloads: dict[Step, object],
           devices: list[DeviceSpec]) -> tuple[list[Priced], list[str]]:
     """Every step on every device; a device that cannot run the precision is an error line."""
-    from simulator.core.simulate import simulate
+    from simulator import simulate
 
     with state.user_errors():
         options = scenario.options()

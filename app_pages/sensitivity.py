@@ -39,7 +39,7 @@ _NEEDS = {"usd_per_1m_tokens": "a price for this pricing mode (a rent, or a purc
 
 
 def _metric(workload, device: DeviceSpec, options, key: str) -> float:
-    from simulator.core.simulate import simulate
+    from simulator import simulate
 
     value = simulate(workload, device, options).summary()[key]
     if value is None:

@@ -156,12 +156,7 @@ def system_choices() -> list[str]:
 def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_batch: int,
                  dtype: str, pricing: str, objective: str, train_tokens: float | None):
     """The plan search of `archsim train --search` for these inputs, as the CLI calls it."""
-    from simulator.core.cost import CostOptions
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
-    from simulator.parallel.systems import system_for_gpus
-    from simulator.planner.search import search_training
-    from simulator.training.step import prepare
+    from simulator import CostOptions, Options, Precision, prepare, search_training, system_for_gpus
     from workloads.config import tp_plan_of
 
     system = system_for_gpus(system_ref, gpus)
@@ -178,10 +173,7 @@ def capacity_plan(model_ref: str, qps: float, input_len: str, output_len: str, t
                   tpot_s: float, hardware: tuple[str, ...], tps: tuple[int, ...],
                   precisions: tuple[str, ...], requests: int, pricing: str):
     """`archsim plan-capacity` for these inputs (default scheduler, seed 0)."""
-    from simulator.core.cost import CostOptions
-    from simulator.serving.capacity import CapacityQuery, plan_capacity
-    from simulator.serving.lengths import parse_length
-    from simulator.serving.simulation import Slo
+    from simulator import CapacityQuery, CostOptions, Slo, parse_length, plan_capacity
 
     return plan_capacity(CapacityQuery(
         model=model_ref, qps=qps, input_len=parse_length(input_len),
@@ -194,13 +186,17 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
                 qps: float, duration_s: float, input_len: str, output_len: str,
                 ttft_s: float | None, tpot_s: float | None):
     """`archsim serve` for these inputs (default scheduler and router, seed 0)."""
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
-    from simulator.parallel.plan import Plan
-    from simulator.parallel.systems import system_for_gpus
-    from simulator.serving.lengths import parse_length
-    from simulator.serving.replica import ReplicaSpec
-    from simulator.serving.simulation import Slo, Traffic, simulate_serving
+    from simulator import (
+        Options,
+        Plan,
+        Precision,
+        ReplicaSpec,
+        Slo,
+        Traffic,
+        parse_length,
+        simulate_serving,
+        system_for_gpus,
+    )
 
     traffic = Traffic(rate_per_s=qps, duration_s=duration_s, input_len=parse_length(input_len),
                       output_len=parse_length(output_len))
@@ -212,7 +208,7 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
 @st.cache_data(show_spinner=False)
 def kernel_comparison(folder: str):
     """A shipped measurement set's device and its predicted-vs-measured table per kernel."""
-    from simulator.core.profile import profile_for
+    from simulator import profile_for
     from validation.compare.kernels import kernel_comparison as compare
     from validation.measure.measured_sets import load_set
 

@@ -25,7 +25,7 @@ def register(sub) -> None:
 def _run(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from simulator.core.profile import CALIBRATION_DIR, default_profile
+    from simulator import CALIBRATION_DIR, default_profile
     from validation.fit.calibrate import error_table, fit_profile, save_profile
     from validation.measure.measured_sets import load_set
 

@@ -38,7 +38,7 @@ def register(sub) -> None:
 
 def _workloads(args):
     from hwspecs.dtypes import DType
-    from simulator.inference.request import InferenceWorkloads, decode_context
+    from simulator import InferenceWorkloads, decode_context
     from workloads import get_workload
 
     prefill = get_workload(args.model, "prefill", batch=args.batch, seq=args.input_len,
@@ -50,9 +50,7 @@ def _workloads(args):
 
 
 def _options(args):
-    from simulator.core.cost import CostOptions
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
+    from simulator import CostOptions, Options, Precision
     from workloads.config import tp_plan_of
 
     return Options(precision=Precision.parse(args.dtype, weights=args.weights_dtype,
@@ -62,9 +60,7 @@ def _options(args):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator.inference.request import simulate_inference
-    from simulator.parallel.plan import Plan
-    from simulator.parallel.systems import system_for_gpus
+    from simulator import Plan, simulate_inference, system_for_gpus
 
     gpus = args.gpus or (None if args.search else args.tp * args.pp * args.dp)
     system = system_for_gpus(args.system, gpus)
@@ -95,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _search(args, ws, system) -> int:
-    from simulator.planner.search import search_inference
+    from simulator import search_inference
 
     gpus = args.gpus or system.num_devices
     result = search_inference(ws, system, gpus, args.objective, _options(args))

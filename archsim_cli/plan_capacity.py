@@ -36,10 +36,7 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator.core.cost import CostOptions
-    from simulator.serving.capacity import CapacityQuery, plan_capacity
-    from simulator.serving.lengths import parse_length
-    from simulator.serving.simulation import Slo
+    from simulator import CapacityQuery, CostOptions, Slo, parse_length, plan_capacity
 
     q = CapacityQuery(model=args.model, qps=args.qps, input_len=parse_length(args.input_len),
                       output_len=parse_length(args.output_len),

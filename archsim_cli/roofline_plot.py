@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from hwspecs.schema import DeviceSpec
-from simulator.core.arrays import KINDS
-from simulator.core.report import Report
+from simulator import KINDS, Report
 
 
 def achieved_points(report: Report) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

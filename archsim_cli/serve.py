@@ -20,7 +20,7 @@ def add_scheduler_args(p) -> None:
 
 
 def scheduler_of(args):
-    from simulator.serving.scheduler import SchedulerConfig
+    from simulator import SchedulerConfig
 
     return SchedulerConfig(max_seqs=args.max_seqs, max_batched_tokens=args.max_batched_tokens,
                            chunked_prefill=not args.no_chunked_prefill,
@@ -62,13 +62,17 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
-    from simulator.parallel.plan import Plan
-    from simulator.parallel.systems import system_for_gpus
-    from simulator.serving.lengths import parse_length
-    from simulator.serving.replica import ReplicaSpec
-    from simulator.serving.simulation import Slo, Traffic, simulate_serving
+    from simulator import (
+        Options,
+        Plan,
+        Precision,
+        ReplicaSpec,
+        Slo,
+        Traffic,
+        parse_length,
+        simulate_serving,
+        system_for_gpus,
+    )
 
     traffic = Traffic(rate_per_s=args.qps, duration_s=args.duration, cv=args.cv,
                       input_len=parse_length(args.input_len),

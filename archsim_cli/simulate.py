@@ -65,10 +65,7 @@ def _workload(args):
 
 
 def _options(args):
-    from simulator.core.cost import CostOptions
-    from simulator.core.memory import Recompute
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
+    from simulator import CostOptions, Options, Precision, Recompute
 
     return Options(
         precision=Precision.parse(args.dtype, weights=args.weights_dtype, kv=args.kv_dtype,
@@ -89,7 +86,7 @@ def _money(x) -> str:
 
 def _simulate(args: argparse.Namespace) -> int:
     from hwspecs import load_device
-    from simulator.core.simulate import simulate
+    from simulator import simulate
 
     device = load_device(args.hw)
     report = simulate(_workload(args), device, _options(args))
@@ -137,7 +134,7 @@ def _devices(spec: str):
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from simulator.core.simulate import compare
+    from simulator import compare
 
     devices = _devices(args.hw)
     workload = _workload(args)

@@ -131,7 +131,7 @@ def _kind_of(path: str) -> str:
 
 def _validate_one(path: str) -> None:
     from hwspecs.registry import load_device, load_system
-    from simulator.core.profile import check_profile_file
+    from simulator import check_profile_file
 
     kind = _kind_of(path) if Path(path).exists() else "device"
     if kind == "system":

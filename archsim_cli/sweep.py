@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from simulator.sweep.run import best_points, load_grid, pareto_front, run_sweep
+    from simulator import best_points, load_grid, pareto_front, run_sweep
 
     grid = load_grid(args.grid)
     run = run_sweep(grid, args.out, workers=args.workers, dask=args.dask,

@@ -49,9 +49,7 @@ def register(sub) -> None:
 
 
 def _options(args):
-    from simulator.core.cost import CostOptions
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
+    from simulator import CostOptions, Options, Precision
     from workloads.config import tp_plan_of
 
     return Options(precision=Precision.parse(args.dtype), ideal=args.ideal,
@@ -59,9 +57,7 @@ def _options(args):
 
 
 def _plan(args, gpus: int | None):
-    from simulator.core.memory import Recompute
-    from simulator.parallel.plan import Overlap, Plan
-    from simulator.parallel.systems import data_parallel
+    from simulator import Overlap, Plan, Recompute, data_parallel
 
     dp = args.dp if args.dp is not None else (
         data_parallel(gpus, args.tp, args.pp, args.cp) if gpus else 1)
@@ -75,8 +71,7 @@ def _plan(args, gpus: int | None):
 
 def _run(args: argparse.Namespace) -> int:
     from hwspecs.dtypes import DType
-    from simulator.parallel.systems import system_for_gpus
-    from simulator.training.step import evaluate, prepare
+    from simulator import evaluate, prepare, system_for_gpus
     from workloads import get_workload
 
     gpus = args.gpus or (None if args.search else args.tp * args.pp * args.cp * (args.dp or 1))
@@ -94,9 +89,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _search(args, prep, system) -> int:
-    from simulator.core.memory import Recompute
-    from simulator.parallel.plan import Overlap
-    from simulator.planner.search import TrainSpace, search_training
+    from simulator import Overlap, Recompute, TrainSpace, search_training
 
     gpus = args.gpus or system.num_devices
     space = TrainSpace(

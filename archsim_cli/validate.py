@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
 def _measured(args) -> list[dict]:
     from pathlib import Path
 
-    from simulator.core.profile import profile_for
+    from simulator import profile_for
     from validation.compare.kernels import (
         held_out_errors,
         kernel_comparison,

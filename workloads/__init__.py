@@ -13,8 +13,8 @@ functions that need them.
 from workloads.config import ModelConfig, catalog_names
 from workloads.config import find_config as load_config
 from workloads.lower.api import get_workload
+from workloads.raw import RawTrace
 from workloads.trace.front import model_facts, trace_raw
-from workloads.trace.raw import RawTrace
 
 __all__ = ["ModelConfig", "RawTrace", "catalog_names", "get_workload", "load_config",
            "model_facts", "trace_raw"]

@@ -9,7 +9,7 @@ from workloads.op import OpKind, Pass, Tensor, TensorRole
 from workloads.ops import formula_for, register, unknown_targets, work_of
 from workloads.ops.attention import visible_fraction
 from workloads.ops.work import Fuse
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 BF16, FP32 = DType.BF16, DType.FP32
 W = TensorRole.WEIGHT

@@ -19,11 +19,11 @@ from workloads.lower.unfused_attention import scores_tensor, unfused_ops
 from workloads.op import Op, OpKind, Pass, Phase, TensorRole, Workload
 from workloads.ops.attention import flash_tensors, flops_of
 from workloads.ops.work import Work, nbytes
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 
 def build_workload(trace, disabled_passes: Iterable[str] = ()) -> Workload:
-    """Lower `trace` (a `workloads.trace.raw.RawTrace`) with every pass not disabled."""
+    """Lower `trace` (a `workloads.raw.RawTrace`) with every pass not disabled."""
     ops = trace.ops
     st = structure(ops, disabled_passes)
     facts = trace.facts

@@ -33,7 +33,7 @@ from workloads.lower.kernel_plan import Structure, build_structure
 from workloads.op import OpKind
 from workloads.ops import formula_for, is_alias
 from workloads.ops.work import Work
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 
 @dataclass(frozen=True)

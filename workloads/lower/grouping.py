@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from workloads.op import OpKind
 from workloads.ops.work import Fuse
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 OPS, FLASH, UNFUSED = "ops", "flash", "unfused"
 _GEMMS = (OpKind.GEMM, OpKind.GROUPED_GEMM)

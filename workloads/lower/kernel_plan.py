@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from workloads.lower.grouping import FLASH, OPS, UNFUSED, Kernel, OpFacts
 from workloads.lower.rewrites import REWRITES, applies_to
 from workloads.op import OpKind, Pass, TensorRole
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 Slot = tuple[int, int]              # (op index, input or output position)
 WriteSlot = tuple[int, int, bool]   # (op index, position, True: an input mutated in place)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from workloads.op import ModelFacts, OpKind, TensorRole
 from workloads.ops.work import Work, numel
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 
 def is_cache_concat(op: RawOp) -> bool:

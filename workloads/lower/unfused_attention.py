@@ -15,7 +15,7 @@ from hwspecs.dtypes import DType
 from workloads.op import Op, OpKind, Pass, Tensor, TensorRole
 from workloads.ops.norm import SOFTMAX, SOFTMAX_BACKWARD
 from workloads.ops.work import Work, nbytes
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 # NB: GQA K/V are read once per KV head (no repeat_kv copy), as SDPA's math path does not.
 

@@ -27,7 +27,7 @@ from workloads.ops.registry import (
 )
 from workloads.ops.view import is_alias
 from workloads.ops.work import Formula, Fuse, Work
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 
 def work_of(op: RawOp) -> Work:

@@ -20,7 +20,7 @@ from hwspecs.dtypes import DType
 from workloads.op import OpKind, Tensor, TensorRole
 from workloads.ops.registry import register
 from workloads.ops.work import Work, all_in, all_out
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 BACKWARD_FACTOR = 2.5   # flash backward: 5 matmuls of the forward's 2 (dV, dP, dQ, dK, QK^T)
 

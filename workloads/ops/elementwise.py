@@ -8,7 +8,7 @@ from __future__ import annotations
 from workloads.op import OpKind
 from workloads.ops.registry import register
 from workloads.ops.work import Fuse, Work, all_in, all_out, numel, widest_dtype
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 _UNARY = ("abs", "neg", "exp", "exp2", "expm1", "log", "log1p", "log2", "sqrt", "rsqrt",
           "sin", "cos", "tan", "tanh", "sigmoid", "silu", "gelu", "relu", "erf", "erfinv",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from workloads.op import OpKind
 from workloads.ops.registry import register
 from workloads.ops.work import Work, all_in, all_out, numel
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 
 @register("aten.embedding", kind=OpKind.EMBEDDING)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from workloads.op import OpKind
 from workloads.ops.registry import register
 from workloads.ops.work import Fuse, Work, all_in, all_out, numel, widest_dtype
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 _COPIES = ("clone", "contiguous", "copy", "cat", "concat", "concatenate", "stack", "hstack",
            "vstack", "constant_pad_nd", "pad", "slice_backward", "select_backward",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from workloads.op import OpKind
 from workloads.ops.registry import register
 from workloads.ops.work import Fuse, Work, all_in, all_out, numel, widest_dtype
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 # FLOP per element of the normalized input:
 LAYER_NORM = 7            # mean (1), centre (1), variance (2), scale by 1/std (1), affine (2)

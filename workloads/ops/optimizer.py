@@ -9,7 +9,7 @@ from __future__ import annotations
 from workloads.op import OpKind, TensorRole
 from workloads.ops.registry import register
 from workloads.ops.work import Work, all_in, numel, widest_dtype
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 # FLOP per parameter of one AdamW update: decay p *= 1 - lr*wd (1); m = b1*m + (1-b1)*g (3);
 # v = b2*v + (1-b2)*g*g (4); denom = sqrt(v)/sqrt(bc2) + eps (3); p -= lr/bc1 * m/denom (3).

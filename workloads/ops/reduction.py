@@ -9,7 +9,7 @@ from __future__ import annotations
 from workloads.op import OpKind
 from workloads.ops.registry import register
 from workloads.ops.work import Fuse, Work, all_in, all_out, numel, widest_dtype
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 _ROW = ("sum", "mean", "amax", "amin", "max", "min", "argmax", "argmin", "prod", "var",
         "var_mean", "std", "std_mean", "any", "all", "norm", "linalg_vector_norm", "logsumexp",

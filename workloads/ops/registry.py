@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 
 from workloads.op import OpKind
 from workloads.ops.work import Formula, Fuse, Work, all_in, all_out, widest_dtype
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 _REGISTRY: dict[str, Formula] = {}
 _RESOLVED: dict[str, Formula] = {}

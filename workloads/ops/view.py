@@ -10,7 +10,7 @@ from __future__ import annotations
 from workloads.op import OpKind
 from workloads.ops.registry import register
 from workloads.ops.work import Work, widest_dtype
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 VIEW_PACKETS = tuple(f"aten.{n}" for n in (
     "view", "_unsafe_view", "reshape", "_reshape_alias", "t", "transpose", "permute", "expand",

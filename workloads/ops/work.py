@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from hwspecs.dtypes import DType
 from workloads.op import OpKind, Tensor
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 NO_ATTRS: Mapping[str, Any] = MappingProxyType({})
 

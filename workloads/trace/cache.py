@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 _TRACER_SOURCES = ("front.py", "record.py", "phases.py", "session.py", "model_build.py",
-                   "layer_plan.py", "layer_expand.py", "reshape.py", "facts.py", "raw.py",
+                   "layer_plan.py", "layer_expand.py", "reshape.py", "facts.py", "../raw.py",
                    "../op.py")
 _FORMAT = "archsim-trace-1"
 

@@ -1,6 +1,6 @@
 """The tracer's front door: `trace_raw(model, phase, batch, seq, context)` -> `RawTrace`.
 
-A trace is every aten op one step of the model runs (see `workloads.trace.raw.RawOp`), recorded on
+A trace is every aten op one step of the model runs (see `workloads.raw.RawOp`), recorded on
 fake CPU tensors. Conventions: train and prefill run `batch` sequences of `seq` tokens with
 `context=0`; decode runs one token (`seq=1`) for `batch` sequences whose KV cache already holds
 `context` tokens. Causal LMs are traced with `AutoModelForCausalLM` (train: labels = inputs);
@@ -27,7 +27,7 @@ from __future__ import annotations
 from hwspecs.dtypes import DType
 from workloads.config import ModelConfig, find_config
 from workloads.op import ModelFacts, Phase
-from workloads.trace.raw import RawTrace
+from workloads.raw import RawTrace
 
 # NB: families whose position table is learned; others use rotary or relative positions.
 _LEARNED_POSITIONS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra",

@@ -21,8 +21,8 @@ import re
 from typing import Any
 
 from workloads.op import Pass
+from workloads.raw import RawOp
 from workloads.trace.layer_plan import LayerPlan
-from workloads.trace.raw import RawOp
 
 
 class NotExpandable(Exception):

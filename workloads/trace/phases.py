@@ -17,8 +17,8 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from workloads.op import Pass, Phase, TensorRole
+from workloads.raw import RawOp
 from workloads.trace.model_build import BuiltModel
-from workloads.trace.raw import RawOp
 from workloads.trace.record import FunctionTap, ModuleContext, OpRecorder
 
 _LR = 1e-4  # NB: AdamW hyper-parameters change no shape or op; these are placeholders.

@@ -25,7 +25,7 @@ from torch.utils._pytree import tree_flatten
 
 from hwspecs.dtypes import DType
 from workloads.op import Pass, Tensor, TensorRole
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 
 # NB: complex tensors (rotary in a few models) are stored as their real width; no model in the
 # catalog uses them.

@@ -19,8 +19,8 @@ from typing import Any
 
 from hwspecs.dtypes import DType
 from workloads.op import ModelFacts, Phase, Tensor
+from workloads.raw import RawOp
 from workloads.trace.layer_expand import Step, apply_expansion
-from workloads.trace.raw import RawOp
 
 _X_SAMPLES = (2, 3)        # batch sizes the fit traces
 _X_CHECK = 5               # batch of the check trace when the asked size is a sample

@@ -11,8 +11,8 @@ from __future__ import annotations
 from hwspecs.dtypes import DType
 from workloads.config import ModelConfig
 from workloads.op import ModelFacts, Phase
+from workloads.raw import RawTrace
 from workloads.trace.cache import TraceCache, entry_key
-from workloads.trace.raw import RawTrace
 from workloads.trace.reshape import (
     Cell,
     TraceTemplate,

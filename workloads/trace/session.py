@@ -9,12 +9,12 @@ from __future__ import annotations
 from hwspecs.dtypes import DType
 from workloads.config import ModelConfig
 from workloads.op import ModelFacts, Phase
+from workloads.raw import RawOp, RawTrace
 from workloads.trace.facts import model_facts_of
 from workloads.trace.layer_expand import NotExpandable, Step, apply_expansion, expansion
 from workloads.trace.layer_plan import LayerPlan, layer_signature, plan_layers
 from workloads.trace.model_build import BuiltModel, build_meta
 from workloads.trace.phases import PhaseRunner
-from workloads.trace.raw import RawOp, RawTrace
 
 
 class TraceSession:

@@ -10,8 +10,8 @@ from workloads.lower.build import build_workload
 from workloads.lower.fuse import PASS_NAMES, check_passes
 from workloads.lower.rewrites import expected_active
 from workloads.op import ModelFacts, OpKind, Pass, Phase, Tensor, TensorRole
+from workloads.raw import RawOp
 from workloads.trace.front import RawTrace
-from workloads.trace.raw import RawOp
 
 BF16, FP32, I64 = DType.BF16, DType.FP32, DType.INT64
 W, KV, ACT = TensorRole.WEIGHT, TensorRole.KV_CACHE, TensorRole.ACTIVATION

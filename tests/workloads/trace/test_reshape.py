@@ -9,7 +9,7 @@ from hwspecs.dtypes import DType
 from tests.workloads.tiny_models import write_tiny
 from workloads import trace_raw
 from workloads.op import Phase, Tensor
-from workloads.trace.raw import RawOp
+from workloads.raw import RawOp
 from workloads.trace.reshape import cell_of, fit_template, sample_points, windows_of
 
 
