@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import state, tables
+from archsim_cli.defaults import DEFAULT_DEVICE
 from hwspecs.dtypes import DType
 from hwspecs.schema import DeviceSpec
 
@@ -90,7 +91,7 @@ def render() -> None:
     with state.user_errors():
         tables.show(device_frame(names), "devices", "devices", max_height=700)
     st.subheader("Every number and its source")
-    state.default("in_hw_device", "h100-sxm" if "h100-sxm" in names else names[0])
+    state.default("in_hw_device", DEFAULT_DEVICE if DEFAULT_DEVICE in names else names[0])
     name = st.selectbox("Device", names, key="in_hw_device")
     with state.user_errors():
         device = state.get_device(name)

@@ -11,11 +11,17 @@ from dataclasses import dataclass
 import streamlit as st
 
 from app_pages import state
+from archsim_cli.defaults import (  # noqa: F401 (DEFAULT_DEVICES: Compare's)
+    COMPUTE_DTYPES,
+    DEFAULT_DEVICES,
+    DEFAULT_MODEL,
+    DEFAULT_SEQ,
+    KV_DTYPES,
+    WEIGHT_DTYPES,
+)
 from hwspecs.schema import DeviceSpec
 from simulator import Report
 
-DEFAULT_MODEL = "llama-3.1-8b"
-DEFAULT_DEVICES = ("h100-sxm", "h200-sxm", "b200", "mi300x")
 PHASES = {
     "prefill + decode": ("prefill", "decode"),
     "prefill": ("prefill",),
@@ -23,9 +29,9 @@ PHASES = {
     "train": ("train",),
 }
 SOURCES = ("Catalog", "Upload config.json", "Hub id or path")
-DTYPES = ("bf16", "fp16", "fp8", "fp32")
-WEIGHT_DTYPES = ("same", "bf16", "fp16", "fp8", "int8", "int4", "fp4")
-KV_DTYPES = ("same", "bf16", "fp16", "fp8", "int8", "int4")
+DTYPES = COMPUTE_DTYPES
+WEIGHT_DTYPES = ("same", *WEIGHT_DTYPES)
+KV_DTYPES = ("same", *KV_DTYPES)
 _UPLOADED = "uploaded_config"      # session: (label, path) of the last uploaded config.json
 
 
@@ -123,7 +129,7 @@ def _defaults() -> None:
             state.default(key, value)
     for key, value in (("in_model_source", SOURCES[0]), ("in_model", DEFAULT_MODEL),
                        ("in_model_path", ""), ("in_mode", "prefill + decode"),
-                       ("in_batch", 1), ("in_seq", 2048), ("in_context", 2048),
+                       ("in_batch", 1), ("in_seq", DEFAULT_SEQ), ("in_context", DEFAULT_SEQ),
                        ("in_dtype", "bf16"), ("in_weights", "same"), ("in_kv", "same"),
                        ("in_sparse", False), ("in_ideal", False), ("in_pricing", "rent"),
                        ("in_recompute", "none"), ("in_passes_off", [])):

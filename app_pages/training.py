@@ -11,8 +11,8 @@ import plotly.express as px
 import streamlit as st
 
 from app_pages import png, scenario, state, tables
+from archsim_cli.defaults import DEFAULT_SYSTEM
 
-DEFAULT_SYSTEM = "dgx-h100"
 DTYPES = ("bf16", "fp16", "fp8")
 GB = 1e9
 

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import charts, png, scenario, sensitivity, state, tables
+from archsim_cli.defaults import DEFAULT_DEVICE
 
 _COMPARED = ("latency (ms)", "tokens/s", "memory (GB)", "capacity (GB)", "$/1M tokens",
              "J/token", "max batch", "MFU")
@@ -85,7 +86,7 @@ def render() -> None:
     st.title("What-if")
     sc = scenario.sidebar()
     choices = state.device_choices()
-    state.default("in_wi_device", "h100-sxm" if "h100-sxm" in choices else choices[0])
+    state.default("in_wi_device", DEFAULT_DEVICE if DEFAULT_DEVICE in choices else choices[0])
     name = st.selectbox("Device", choices, key="in_wi_device")
     if sc is None:
         return

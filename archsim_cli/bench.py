@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archsim_cli.output import add_json_flag, print_json, print_table
+from archsim_cli.args import add_json
+from archsim_cli.format import print_json, print_table
 
 
 def register(sub) -> None:
@@ -40,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), default=None,
                    help="with --replay: precision (default fp32 on CPU, bf16 on CUDA and MoE)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_json_flag(p)
+    add_json(p)
     p.set_defaults(run=_run)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.output import add_json_flag, print_json, print_table
+from archsim_cli.args import add_json
+from archsim_cli.format import print_json, print_table
 
 
 def register(sub) -> None:
@@ -18,7 +19,7 @@ def register(sub) -> None:
                         "engine; `archsim bench` measures eager PyTorch, 'torch')")
     p.add_argument("--out", default=None,
                    help="profile path (default hwspecs/calibration/<device>.<engine>.yaml)")
-    add_json_flag(p)
+    add_json(p)
     p.set_defaults(run=_run)
 
 

@@ -4,35 +4,35 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.output import add_json_flag, print_json, print_table
-from archsim_cli.train import money
-
-DEFAULT_MODEL = "llama-3.1-8b"
-DEFAULT_SYSTEM = "dgx-h100"
+from archsim_cli.args import (
+    add_gpus,
+    add_json,
+    add_model,
+    add_plan,
+    add_precision,
+    add_pricing,
+    add_search,
+    add_system,
+    request_of,
+)
+from archsim_cli.defaults import DEFAULT_SYSTEM
+from archsim_cli.format import money, print_json, print_search, print_table, search_json
 
 
 def register(sub) -> None:
     p = sub.add_parser("infer", help="time to first token, per output token and throughput "
                                      "of a batch on a parallel plan (--search: rank plans)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="catalog name or config.json path")
-    p.add_argument("--system", default=DEFAULT_SYSTEM, help="shipped system or device")
-    p.add_argument("--gpus", type=int, default=None,
-                   help="GPUs (default: tp x pp x dp; with --search, the system's)")
-    for name in ("tp", "pp", "ep", "dp"):
-        p.add_argument(f"--{name}", type=int, default=1)
+    add_model(p)
+    add_system(p, DEFAULT_SYSTEM)
+    add_gpus(p, "tp x pp x dp")
+    add_plan(p, training=False)
     p.add_argument("--batch", type=int, default=1, help="concurrent sequences per replica")
     p.add_argument("--input-len", type=int, default=1024)
     p.add_argument("--output-len", type=int, default=128)
-    p.add_argument("--dtype", default="bf16", help="compute precision: bf16, fp16, fp8...")
-    p.add_argument("--weights-dtype", default=None, help="override weights alone (int8, int4)")
-    p.add_argument("--kv-dtype", default=None, help="override the KV cache alone (e.g. fp8)")
-    p.add_argument("--imbalance", type=float, default=1.0, help="MoE load imbalance factor")
-    p.add_argument("--ideal", action="store_true", help="speed of light: no losses")
-    p.add_argument("--pricing", choices=["rent", "tco"], default="rent")
-    p.add_argument("--search", action="store_true", help="search tp, pp (and ep for MoE)")
-    p.add_argument("--objective", choices=["throughput", "cost"], default="throughput")
-    p.add_argument("--top", type=int, default=10)
-    add_json_flag(p)
+    add_precision(p)
+    add_pricing(p)
+    add_search(p, "tp, pp, and ep for MoE")
+    add_json(p)
     p.set_defaults(run=_run)
 
 
@@ -49,31 +49,21 @@ def _workloads(args):
     return InferenceWorkloads(prefill, decode, decode, args.output_len)
 
 
-def _options(args):
-    from simulator import CostOptions, Options, Precision
-    from workloads.config import tp_plan_of
-
-    return Options(precision=Precision.parse(args.dtype, weights=args.weights_dtype,
-                                                  kv=args.kv_dtype),
-                        ideal=args.ideal, cost=CostOptions(pricing=args.pricing),
-                        tp_plan=tp_plan_of(args.model))
-
-
 def _run(args: argparse.Namespace) -> int:
     from simulator import Plan, simulate_inference, system_for_gpus
 
     gpus = args.gpus or (None if args.search else args.tp * args.pp * args.dp)
     system = system_for_gpus(args.system, gpus)
     ws = _workloads(args)
+    options = request_of(args).options
     if args.search:
-        return _search(args, ws, system)
+        return _search(args, ws, system, options)
     plan = Plan(tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
                 expert_imbalance=args.imbalance)
-    report = simulate_inference(ws, system, plan, _options(args))
+    r = simulate_inference(ws, system, plan, options)
     if args.json:
-        print_json(report.summary())
+        print_json(r.summary())
         return 0
-    r = report
     print_table(f"{r.model} serving on {r.gpus} x {r.system}: {plan.serving_label()}, batch "
                 f"{r.batch}, {r.input_len} in / {r.output_len} out", ["", "value"], [
                     ("time to first token", f"{r.ttft_s * 1e3:,.2f} ms"),
@@ -90,27 +80,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _search(args, ws, system) -> int:
+def _search(args, ws, system, options) -> int:
     from simulator import search_inference
 
     gpus = args.gpus or system.num_devices
-    result = search_inference(ws, system, gpus, args.objective, _options(args))
+    result = search_inference(ws, system, gpus, args.objective, options)
     if args.json:
-        print_json({"objective": result.objective, "evaluated": result.evaluated,
-                    "feasible": len(result.ranked),
-                    "ranked": [r.summary() for r in result.ranked[:args.top]],
-                    "refused": [{"kind": k, "count": n, "example": why}
-                                for k, n, why in result.refusal_counts()]})
+        print_json(search_json(result, args.top))
         return 0
-    rows = [(i + 1, r.plan.serving_label(), f"{r.ttft_s * 1e3:,.1f} ms",
-             f"{r.tpot_s * 1e3:,.2f} ms",
+    rows = [(r.plan.serving_label(), f"{r.ttft_s * 1e3:,.1f} ms", f"{r.tpot_s * 1e3:,.2f} ms",
              f"{r.tokens_per_s_per_gpu:,.1f}", f"{r.memory_bytes_per_gpu / 1e9:,.1f}",
-             money(r.cost.usd_per_1m_tokens))
-            for i, r in enumerate(result.ranked[:args.top])]
-    print_table(f"{ws.prefill.model.name} on up to {gpus} x {system.device.name}: best plans by "
-                f"{result.objective} ({len(result.ranked)} feasible of {result.evaluated})",
-                ["#", "plan", "TTFT", "TPOT", "tok/s/GPU", "GB/GPU", "$/1M out"], rows,
-                right_align_from=2)
-    print_table("Refused plans", ["reason", "plans", "example"],
-                [(k, n, why) for k, n, why in result.refusal_counts()])
+             money(r.cost.usd_per_1m_tokens)) for r in result.ranked[:args.top]]
+    print_search(f"{ws.prefill.model.name} on up to {gpus} x {system.device.name}: best plans "
+                 f"by {result.objective} ({len(result.ranked)} feasible of "
+                 f"{result.evaluated})",
+                 ["plan", "TTFT", "TPOT", "tok/s/GPU", "GB/GPU", "$/1M out"], rows, result)
     return 0

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from archsim_cli.output import add_json_flag, print_json, print_table
+from archsim_cli.args import add_json
+from archsim_cli.format import print_json, print_table
 
 
 def register(sub) -> None:
     p = sub.add_parser("models", help="list the model catalog with parameter counts")
     p.add_argument("names", nargs="*", metavar="MODEL",
                    help="catalog names, config.json paths or Hub ids (default: the catalog)")
-    add_json_flag(p)
+    add_json(p)
     p.set_defaults(run=_run)
 
 

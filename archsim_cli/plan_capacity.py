@@ -5,33 +5,29 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archsim_cli.output import add_json_flag, print_json, print_table
+from archsim_cli.args import add_json, add_model, add_pricing, csv_of
+from archsim_cli.format import money, print_json, print_table
 from archsim_cli.serve import add_scheduler_args, scheduler_of
-from archsim_cli.train import money
-
-
-def _csv(kind):
-    return lambda text: tuple(kind(x.strip()) for x in text.split(",") if x.strip())
 
 
 def register(sub) -> None:
     p = sub.add_parser("plan-capacity", help="how many of which GPU hold a request rate within "
                                              "p99 latency targets, ranked by cost")
-    p.add_argument("--model", default="llama-3.1-8b", help="catalog name or config.json path")
+    add_model(p)
     p.add_argument("--qps", type=float, required=True, help="requests per second to serve")
     p.add_argument("--input-len", default="512", help="512, uniform:128:1024, lognormal:512:0.5")
     p.add_argument("--output-len", default="128", help="as --input-len")
     p.add_argument("--slo-ttft-p99", type=float, required=True, help="p99 TTFT target (s)")
     p.add_argument("--slo-tpot-p99", type=float, required=True, help="p99 TPOT target (s)")
-    p.add_argument("--hw", type=_csv(str), required=True, help="devices or systems, a,b,c")
-    p.add_argument("--tp", type=_csv(int), default=(1, 2, 4, 8), help="TP degrees, e.g. 1,2,4")
-    p.add_argument("--dtype", type=_csv(str), default=("bf16",), help="precisions, e.g. bf16,fp8")
+    p.add_argument("--hw", type=csv_of(str), required=True, help="devices or systems, a,b,c")
+    p.add_argument("--tp", type=csv_of(int), default=(1, 2, 4, 8), help="TP degrees, e.g. 1,2,4")
+    p.add_argument("--dtype", type=csv_of(str), default=("bf16",), help="precisions, e.g. bf16,fp8")
     p.add_argument("--requests", type=int, default=400, help="requests per simulation")
-    p.add_argument("--pricing", choices=["rent", "tco"], default="rent")
+    add_pricing(p, ideal=False)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--top", type=int, default=15)
     add_scheduler_args(p)
-    add_json_flag(p)
+    add_json(p)
     p.set_defaults(run=_run)
 
 

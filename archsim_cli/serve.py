@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.output import add_json_flag, print_json, print_table
-
-DEFAULT_MODEL = "llama-3.1-8b"
-DEFAULT_SYSTEM = "h100-sxm"
+from archsim_cli.args import add_json, add_model, add_precision, add_system, request_of
+from archsim_cli.defaults import DEFAULT_SERVING_SYSTEM
+from archsim_cli.format import print_json, print_table
 
 
 def add_scheduler_args(p) -> None:
@@ -30,8 +29,8 @@ def scheduler_of(args):
 def register(sub) -> None:
     p = sub.add_parser("serve", help="simulate serving a request stream: TTFT, TPOT, "
                                      "throughput, goodput, KV-cache use")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="catalog name or config.json path")
-    p.add_argument("--system", default=DEFAULT_SYSTEM, help="shipped system or device")
+    add_model(p)
+    add_system(p, DEFAULT_SERVING_SYSTEM)
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs per replica")
     p.add_argument("--replicas", type=int, default=1,
                    help="replicas (with --prefill-replicas: the decode replicas)")
@@ -50,22 +49,19 @@ def register(sub) -> None:
     p.add_argument("--slo-tpot", type=float, default=None, help="TPOT target (s) for goodput")
     p.add_argument("--router", choices=["round_robin", "least_outstanding"],
                    default="round_robin")
-    p.add_argument("--dtype", default="bf16", help="compute precision: bf16, fp16, fp8...")
-    p.add_argument("--kv-dtype", default=None, help="override the KV cache alone (e.g. fp8)")
+    add_precision(p, weights=False)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", default=None, help="write the per-request table to this CSV file")
     p.add_argument("--timeline-csv", default=None,
                    help="write queue length and KV-cache use over time to this CSV file")
     add_scheduler_args(p)
-    add_json_flag(p)
+    add_json(p)
     p.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from simulator import (
-        Options,
         Plan,
-        Precision,
         ReplicaSpec,
         Slo,
         Traffic,
@@ -78,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
                       input_len=parse_length(args.input_len),
                       output_len=parse_length(args.output_len), trace=args.trace, seed=args.seed)
     spec = ReplicaSpec(args.model, system_for_gpus(args.system, args.tp), Plan(tp=args.tp),
-                       Options(precision=Precision.parse(args.dtype, kv=args.kv_dtype)))
+                       request_of(args).options)
     result = simulate_serving(spec, traffic, args.replicas, scheduler_of(args),
                               router=args.router, slo=Slo(args.slo_ttft, args.slo_tpot),
                               prefill_replicas=args.prefill_replicas)

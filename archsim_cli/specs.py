@@ -6,7 +6,8 @@ import argparse
 import glob
 from pathlib import Path
 
-from archsim_cli.output import add_json_flag, print_json, print_table
+from archsim_cli.args import add_json
+from archsim_cli.format import print_json, print_table
 
 
 def register(sub) -> None:
@@ -14,19 +15,19 @@ def register(sub) -> None:
     specs = p.add_subparsers(dest="specs_command", metavar="ACTION", required=True)
 
     ls = specs.add_parser("list", help="list shipped devices and systems")
-    add_json_flag(ls)
+    add_json(ls)
     ls.set_defaults(run=_list)
 
     show = specs.add_parser("show", help="show one device or system with the source of "
                             "every number")
     show.add_argument("name", help="device or system name, a reference such as "
                       "'dgx-h100:nodes=4,nic_Gbps=800', or a YAML path")
-    add_json_flag(show)
+    add_json(show)
     show.set_defaults(run=_show)
 
     val = specs.add_parser("validate", help="check spec YAML files strictly")
     val.add_argument("paths", nargs="+", help="YAML files or globs (hwspecs/**/*.yaml)")
-    add_json_flag(val)
+    add_json(val)
     val.set_defaults(run=_validate)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.output import add_json_flag, print_json, print_table
+from archsim_cli.args import add_json
+from archsim_cli.format import print_json, print_table
 
 _FRONT_ROWS = 12
 
@@ -23,7 +24,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="processes (or LocalCluster workers); default: the CPU count")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_json_flag(p)
+    add_json(p)
     p.set_defaults(run=_sweep)
 
 

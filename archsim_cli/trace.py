@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.output import add_json_flag, print_json, print_table
+from archsim_cli.args import add_json
+from archsim_cli.format import print_json, print_table
 
 
 def register(sub) -> None:
@@ -26,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--no-fuse", nargs="+", default=[], metavar="PASS",
                    help="lowering passes to switch off, to see what each is worth")
     p.add_argument("--csv", default=None, metavar="FILE", help="write the op table as CSV")
-    add_json_flag(p)
+    add_json(p)
     p.set_defaults(run=_run)
 
 

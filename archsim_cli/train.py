@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.output import add_json_flag, print_json, print_table
-
-DEFAULT_MODEL = "llama-3.1-8b"
-DEFAULT_SYSTEM = "dgx-h100"
+from archsim_cli.args import (
+    add_gpus,
+    add_json,
+    add_model,
+    add_plan,
+    add_precision,
+    add_pricing,
+    add_search,
+    add_system,
+    request_of,
+)
+from archsim_cli.defaults import DEFAULT_SEQ, DEFAULT_SYSTEM
+from archsim_cli.format import (
+    money,
+    print_json,
+    print_memory,
+    print_search,
+    print_table,
+    search_json,
+)
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="price a training step on a parallel plan (--search: "
                                      "rank the feasible plans)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="catalog name or config.json path")
-    p.add_argument("--system", default=DEFAULT_SYSTEM,
-                   help="shipped system or device, e.g. dgx-h100, 'dgx-h100:nodes=8', h100-sxm")
-    p.add_argument("--gpus", type=int, default=None,
-                   help="GPUs to use (default: tp x pp x cp x dp; with --search, the system)")
-    for name in ("tp", "pp", "cp", "ep", "vp"):
-        p.add_argument(f"--{name}", type=int, default=1)
-    p.add_argument("--dp", type=int, default=None, help="default: what fills --gpus")
+    add_model(p)
+    add_system(p, DEFAULT_SYSTEM)
+    add_gpus(p, "tp x pp x cp x dp")
+    add_plan(p, training=True)
     p.add_argument("--sp", action="store_true", default=None, help="sequence parallelism")
     p.add_argument("--zero", type=int, default=0, choices=[0, 1, 2, 3], help="ZeRO stage")
     p.add_argument("--fsdp", action="store_true", help="FSDP FULL_SHARD (same as --zero 3)")
@@ -29,35 +41,27 @@ def register(sub) -> None:
     p.add_argument("--micro-batch", type=int, default=1)
     p.add_argument("--global-batch", type=int, default=None,
                    help="sequences per step (default: one micro-batch per DP rank)")
-    p.add_argument("--seq", type=int, default=2048)
-    p.add_argument("--dtype", default="bf16", help="compute precision: bf16, fp16, fp8...")
+    p.add_argument("--seq", type=int, default=DEFAULT_SEQ)
+    add_precision(p, weights=False, kv=False)
     p.add_argument("--tokens", type=float, default=None,
                    help="also give the days and dollars to train on this many tokens")
-    p.add_argument("--imbalance", type=float, default=1.0,
-                   help="MoE load imbalance: busiest expert rank's tokens over the mean")
     p.add_argument("--overlap-tp", action="store_true", help="hide TP collectives in GEMMs")
     p.add_argument("--no-overlap-dp", action="store_true",
                    help="do not hide DP gradient reduction behind backward")
-    p.add_argument("--ideal", action="store_true", help="speed of light: no losses")
-    p.add_argument("--pricing", choices=["rent", "tco"], default="rent")
-    p.add_argument("--search", action="store_true",
-                   help="search tp, pp, dp, ZeRO, micro-batch (and sp, recompute unless given)")
-    p.add_argument("--objective", choices=["throughput", "cost"], default="throughput")
-    p.add_argument("--top", type=int, default=10, help="plans to show with --search")
-    add_json_flag(p)
+    add_pricing(p)
+    add_search(p, "tp, pp, dp, ZeRO, micro-batch, and sp and recompute unless given")
+    add_json(p)
     p.set_defaults(run=_run)
 
 
-def _options(args):
-    from simulator import CostOptions, Options, Precision
-    from workloads.config import tp_plan_of
+def _overlap(args):
+    from simulator import Overlap
 
-    return Options(precision=Precision.parse(args.dtype), ideal=args.ideal,
-                        cost=CostOptions(pricing=args.pricing), tp_plan=tp_plan_of(args.model))
+    return Overlap(tp=args.overlap_tp, dp=not args.no_overlap_dp)
 
 
 def _plan(args, gpus: int | None):
-    from simulator import Overlap, Plan, Recompute, data_parallel
+    from simulator import Plan, Recompute, data_parallel
 
     dp = args.dp if args.dp is not None else (
         data_parallel(gpus, args.tp, args.pp, args.cp) if gpus else 1)
@@ -65,8 +69,7 @@ def _plan(args, gpus: int | None):
                 vp=args.vp, zero=3 if args.fsdp else args.zero, micro_batch=args.micro_batch,
                 global_batch=args.global_batch,
                 recompute=Recompute.parse(args.recompute or "none"),
-                expert_imbalance=args.imbalance,
-                overlap=Overlap(tp=args.overlap_tp, dp=not args.no_overlap_dp))
+                expert_imbalance=args.imbalance, overlap=_overlap(args))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -77,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     gpus = args.gpus or (None if args.search else args.tp * args.pp * args.cp * (args.dp or 1))
     system = system_for_gpus(args.system, gpus)
     workload = get_workload(args.model, "train", batch=1, seq=args.seq, dtype=DType.BF16)
-    prep = prepare(workload, system, _options(args))
+    prep = prepare(workload, system, request_of(args).options)
     if args.search:
         return _search(args, prep, system)
     report = evaluate(prep, _plan(args, args.gpus), args.tokens)
@@ -89,44 +92,29 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _search(args, prep, system) -> int:
-    from simulator import Overlap, Recompute, TrainSpace, search_training
+    from simulator import Recompute, TrainSpace, search_training
 
     gpus = args.gpus or system.num_devices
     space = TrainSpace(
         cp=(args.cp,), ep=(args.ep,), vp=(args.vp,),
         sp=(bool(args.sp),) if args.sp is not None else (False, True),
         recompute=(Recompute.parse(args.recompute),) if args.recompute else tuple(Recompute),
-        extra={"expert_imbalance": args.imbalance,
-               "overlap": Overlap(tp=args.overlap_tp, dp=not args.no_overlap_dp)})
+        extra={"expert_imbalance": args.imbalance, "overlap": _overlap(args)})
     result = search_training(prep, gpus, args.global_batch or gpus, args.objective, space,
                              args.tokens)
     if args.json:
-        print_json({"objective": result.objective, "evaluated": result.evaluated,
-                    "feasible": len(result.ranked),
-                    "ranked": [r.summary() for r in result.ranked[:args.top]],
-                    "refused": [{"kind": k, "count": n, "example": why}
-                                for k, n, why in result.refusal_counts()]})
+        print_json(search_json(result, args.top))
         return 0
-    rows = [(i + 1, r.plan.label(), f"{r.step_time_s:,.3f} s", f"{r.tokens_per_s:,.0f}",
+    rows = [(r.plan.label(), f"{r.step_time_s:,.3f} s", f"{r.tokens_per_s:,.0f}",
              f"{r.mfu:.1%}", f"{r.memory_bytes_per_gpu / 1e9:,.1f}",
-             money(r.cost.usd_per_1m_tokens))
-            for i, r in enumerate(result.ranked[:args.top])]
-    print_table(f"{prep.workload.model.name} on {gpus} x {system.device.name}: best plans by "
-                f"{result.objective} ({len(result.ranked)} feasible of {result.evaluated})",
-                ["#", "plan", "step", "tokens/s", "MFU", "GB/GPU", "$/1M tok"], rows,
-                right_align_from=2)
-    print_table("Refused plans", ["reason", "plans", "example"],
-                [(k, n, why) for k, n, why in result.refusal_counts()], right_align_from=1)
+             money(r.cost.usd_per_1m_tokens)) for r in result.ranked[:args.top]]
+    print_search(f"{prep.workload.model.name} on {gpus} x {system.device.name}: best plans by "
+                 f"{result.objective} ({len(result.ranked)} feasible of {result.evaluated})",
+                 ["plan", "step", "tokens/s", "MFU", "GB/GPU", "$/1M tok"], rows, result)
     return 0
 
 
 _TOTALS = ("exposed_comm_s", "comm_s")   # summaries, not parts of the step
-
-
-def money(x) -> str:
-    if x is None:
-        return "-"
-    return f"${x:,.2f}" if x >= 100 else f"${x:,.4f}"
 
 
 def _print_report(r) -> None:
@@ -149,10 +137,4 @@ def _print_report(r) -> None:
                 [(k.removesuffix("_s"), f"{v:,.4f}", f"{v / r.step_time_s:.1%}")
                  for k, v in parts.items()]
                 + [(k.removesuffix("_s"), f"{r.breakdown_s[k]:,.4f}", "") for k in _TOTALS])
-    fp = r.footprint
-    print_table(f"Memory per GPU (stage {r.peak_stage})", ["part", "GB"], [
-        ("weights", f"{fp.weights_bytes / 1e9:,.2f}"),
-        ("gradients", f"{fp.gradient_bytes / 1e9:,.2f}"),
-        ("optimizer states", f"{fp.optimizer_bytes / 1e9:,.2f}"),
-        ("activations", f"{fp.activation_bytes / 1e9:,.2f}"),
-        ("total", f"{fp.total_bytes / 1e9:,.2f}")])
+    print_memory(r.footprint, f"Memory per GPU (stage {r.peak_stage})", skip_zero=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.output import add_json_flag, print_json, print_table
+from archsim_cli.args import add_json
+from archsim_cli.format import print_json, print_table
 
 
 def register(sub) -> None:
@@ -19,7 +20,7 @@ def register(sub) -> None:
                         "report the held-out error beside the device's own profile")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="write a Markdown report with plots per measured device here")
-    add_json_flag(p)
+    add_json(p)
     p.set_defaults(run=_run)
 
 

@@ -6,8 +6,8 @@ made once under `$ARCHSIM_CACHE_DIR/bench-venvs/<tool>` and reused. All three ge
 figures from archsim's shipped spec (dense bf16 matrix peak, HBM bandwidth and capacity, NVLink
 bandwidth per direction) and the same model shapes from archsim's catalog. Each tool keeps its
 own default efficiencies (printed), nothing is tuned to agree.
-Target on a 2-core machine: archsim per prediction >= 5x faster than llm-analysis and >= 100x
-faster than GenZ, measured in the same run.
+Targets on a 2-core machine, measured in the same run: one `simulate_inference` call >= 5x
+faster than llm-analysis and >= 500x faster than GenZ; a sweep point >= 5x and >= 100x.
 Layout: competitors/<tool>_runner.py runs under the tool's venv python and speaks
 competitors/runner_protocol.py (JSON job on stdin, JSON results on stdout); archsim is timed
 in this process; competitors/comparison.py makes the ratios, verdicts and the printed table.
@@ -169,11 +169,14 @@ def _median_s(fn, repeats: int) -> float:
 def _archsim_inputs(model: str, tp: int, batch: int):
     """The workloads, system, plan and options `archsim infer` builds for this case."""
     from hwspecs.dtypes import DType
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
-    from simulator.inference.request import InferenceWorkloads, decode_context
-    from simulator.parallel.plan import Plan
-    from simulator.parallel.systems import system_for_gpus
+    from simulator import (
+        InferenceWorkloads,
+        Options,
+        Plan,
+        Precision,
+        decode_context,
+        system_for_gpus,
+    )
     from workloads import get_workload
     from workloads.config import tp_plan_of
 
@@ -195,29 +198,23 @@ def _variants() -> tuple[list[dict[str, float]], int]:
 
 
 def _sweep_per_point(ws, device, repeats: int) -> tuple[float, float, float, int]:
-    """The vectorized sweep core (`evaluate_device`, one device, no TP) on prefill + decode of
-    every variant: seconds per point and the unscaled variant's prefill and decode times."""
-
-    from simulator.core.arrays import to_arrays
-    from simulator.core.distinct import distinct_ops
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
-    from simulator.sweep.single import Factors, evaluate_device
+    """The pricing core over spec variants (`device_metrics`, one device, no TP) on prefill +
+    decode of every variant: seconds per point and the unscaled variant's prefill and decode
+    times."""
+    from simulator import Options, Precision, Variants, device_metrics
 
     variants, base = _variants()
-    factors = Factors.of(variants)
+    stack = Variants.of(variants)
     options = Options(precision=Precision.parse("bf16"))
     pre, dec = ws.prefill, ws.decode_start
-    d_pre, d_dec = distinct_ops(to_arrays(pre)), distinct_ops(to_arrays(dec))
 
     def both():
-        return (evaluate_device(pre, device, factors, options, d_pre),
-                evaluate_device(dec, device, factors, options, d_dec))
+        return (device_metrics(pre, device, options, stack),
+                device_metrics(dec, device, options, stack))
 
     p, d = both()
     seconds = _median_s(both, repeats)
-    return seconds / len(variants), float(p["time_s"][base]), float(d["time_s"][base]), \
-        len(variants)
+    return seconds / len(variants), float(p.time_s[base]), float(d.time_s[base]), len(variants)
 
 
 def _plan_sweep_per_point(model: str, tp: int, batch: int, ws, repeats: int
@@ -225,11 +222,8 @@ def _plan_sweep_per_point(model: str, tp: int, batch: int, ws, repeats: int
     """The sweep's plans path (`sweep_plans.PlanPoints`, a TP plan on the device's system) on
     prefill + decode of every variant: seconds per point and the unscaled variant's times."""
 
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
-    from simulator.sweep.grid import grid_from_dict
+    from simulator import Options, Precision, Variants, grid_from_dict
     from simulator.sweep.plans import PlanPoints
-    from simulator.sweep.single import Factors
 
     variants, base = _variants()
     options = [Options(precision=Precision.parse("bf16"))]
@@ -239,7 +233,7 @@ def _plan_sweep_per_point(model: str, tp: int, batch: int, ws, repeats: int
                                "seq": [PROMPT_LEN], "context": [max(w.context, 1)],
                                "devices": [DEVICE], "plans": [{"tp": tp}],
                                "variants": SWEEP_VARIANTS})
-        points = PlanPoints(grid, grid.chunks()[0], w, Factors.of(variants))
+        points = PlanPoints(grid, grid.chunks()[0], w, Variants.of(variants))
         phases.append((points, grid.plans[0]))
 
     def both():
@@ -249,7 +243,7 @@ def _plan_sweep_per_point(model: str, tp: int, batch: int, ws, repeats: int
     if pre_error or dec_error:
         raise ValueError(pre_error or dec_error)
     seconds = _median_s(both, repeats)
-    return seconds / len(variants), float(pre["time_s"][base]), float(dec["time_s"][base]), \
+    return seconds / len(variants), float(pre.time_s[base]), float(dec.time_s[base]), \
         len(variants)
 
 
@@ -257,7 +251,7 @@ def archsim_results(cases=CASES, repeats: int = 100) -> dict:
     """Both archsim rows per case: one `simulate_inference` call and the sweep path per point.
     Traces are built (or read from the cache) before any timing."""
     from hwspecs import load_device
-    from simulator.inference.request import simulate_inference
+    from simulator import simulate_inference
 
     device = load_device(DEVICE)
     inputs = {c: _archsim_inputs(*c) for c in cases}   # warms the trace cache, not timed
@@ -282,7 +276,7 @@ def archsim_results(cases=CASES, repeats: int = 100) -> dict:
 
 
 def archsim_assumptions(device) -> str:
-    from simulator.core.profile import profile_for
+    from simulator import profile_for
 
     p, d = profile_for(device), device.defaults
     where = "fitted profile" if p.fitted else "spec defaults, no fitted H100 profile"

@@ -16,8 +16,7 @@ TARGET_S = 2.0
 
 def main() -> None:
     from hwspecs import load_system
-    from simulator.planner.search import search_training
-    from simulator.training.step import prepare
+    from simulator import prepare, search_training
     from workloads import get_workload
 
     model = sys.argv[1] if len(sys.argv) > 1 else "llama-3.1-70b"

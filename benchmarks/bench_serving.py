@@ -19,10 +19,8 @@ DEVICES = ("h100-sxm", "h200-sxm", "a100-sxm-80gb", "b200", "mi300x", "mi325x")
 
 def _serving(model: str) -> None:
     from hwspecs import load_system
+    from simulator import ReplicaSpec, Traffic, parse_length, simulate_serving
     from simulator.serving.iteration_cost import IterationCost
-    from simulator.serving.lengths import parse_length
-    from simulator.serving.replica import ReplicaSpec
-    from simulator.serving.simulation import Traffic, simulate_serving
 
     spec = ReplicaSpec(model, load_system("h100-sxm"))
     rate = 40.0
@@ -47,9 +45,7 @@ def _serving(model: str) -> None:
 
 
 def _capacity(model: str) -> None:
-    from simulator.serving.capacity import CapacityQuery, plan_capacity
-    from simulator.serving.lengths import parse_length
-    from simulator.serving.simulation import Slo
+    from simulator import CapacityQuery, Slo, parse_length, plan_capacity
 
     q = CapacityQuery(model=model, qps=100.0, input_len=parse_length("uniform:128:2048"),
                       output_len=parse_length("lognormal:256:0.6"), slo=Slo(0.5, 0.05),

@@ -14,7 +14,7 @@ import time
 
 
 def _import_time_s(repeats: int = 5) -> float:
-    code = ("import time; t = time.perf_counter(); import simulator.core.simulate, hwspecs; "
+    code = ("import time; t = time.perf_counter(); from simulator import simulate; import hwspecs; "
             "print(time.perf_counter() - t)")
     runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                  check=True).stdout) for _ in range(repeats)]
@@ -33,7 +33,7 @@ def _median_time_s(fn, repeats: int) -> float:
 
 def main() -> None:
     from hwspecs import load_all_devices, load_device
-    from simulator.core.simulate import compare, simulate
+    from simulator import compare, simulate
     from workloads import get_workload
 
     devices = load_all_devices()

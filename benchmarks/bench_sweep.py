@@ -32,26 +32,22 @@ GRID = {"models": ["llama-2-7b"], "phases": ["prefill", "decode"],
 def _evaluate_rate(extra_price_steps: int) -> tuple[str, int, float]:
     """Points/s of the vectorized core as a sweep chunk runs it (kernels deduplicated once)."""
     from hwspecs import load_all_devices
-    from simulator.core.arrays import to_arrays
-    from simulator.core.distinct import distinct_ops
-    from simulator.core.options import Options
-    from simulator.sweep.single import Factors, evaluate_device
+    from simulator import Options, Variants, device_metrics
     from workloads import get_workload
 
     w = get_workload("llama-2-7b", "decode", batch=8, seq=1, context=2048)
     devices = load_all_devices()
     axes = {**VARIANTS, "price": [1 + i / 10 for i in range(extra_price_steps)]}
-    factors = Factors.of([dict(zip(axes, v, strict=True))
-                          for v in itertools.product(*axes.values())])
-    distinct = distinct_ops(to_arrays(w))
+    stack = Variants.of([dict(zip(axes, v, strict=True))
+                         for v in itertools.product(*axes.values())])
     options = Options()
     runs = []
     for _ in range(5):   # the best of five: other processes share this machine's cores
         start = time.perf_counter()
         for d in devices:
-            evaluate_device(w, d, factors, options, distinct)
+            device_metrics(w, d, options, stack)
         runs.append(time.perf_counter() - start)
-    variants = len(factors.matrix)
+    variants = len(stack)
     name = f"evaluate: cached workload x {len(devices)} devices x {variants:,} variants"
     return name, len(devices) * variants, min(runs)
 
@@ -62,11 +58,8 @@ PLANS = [{"tp": 2}, {"tp": 4}, {"tp": 8}, {"tp": 4, "pp": 2}]
 def _plans_rate() -> tuple[str, int, float]:
     """Points/s of the plans path: a cached Llama-2-70B decode on H100 systems, every plan x
     variant x link factor, as a sweep chunk prices it (shardings built on the first run)."""
-    from simulator.core.options import Options
-    from simulator.core.precision import Precision
-    from simulator.sweep.grid import grid_from_dict
+    from simulator import Options, Precision, Variants, grid_from_dict
     from simulator.sweep.plans import PlanPoints
-    from simulator.sweep.single import Factors
     from workloads import get_workload
 
     axes = {**VARIANTS, "link": [0.5, 1, 2]}
@@ -75,7 +68,7 @@ def _plans_rate() -> tuple[str, int, float]:
                            "variants": axes})
     key = grid.chunks()[0]
     w = get_workload(key.model, key.phase, key.batch, key.seq, key.context)
-    points = PlanPoints(grid, key, w, Factors.of([dict(v) for v in grid.variants]))
+    points = PlanPoints(grid, key, w, Variants.of(grid.scale_factors()))
     options = [Options(precision=Precision.parse("bf16"))]
     runs = []
     for _ in range(5):
@@ -89,8 +82,7 @@ def _plans_rate() -> tuple[str, int, float]:
 
 
 def _sweep_rate(folder: Path, name: str, **kwargs) -> tuple[int, float]:
-    from simulator.sweep.grid import grid_from_dict
-    from simulator.sweep.run import run_sweep
+    from simulator import grid_from_dict, run_sweep
 
     grid = grid_from_dict(GRID)
     start = time.perf_counter()
@@ -99,8 +91,7 @@ def _sweep_rate(folder: Path, name: str, **kwargs) -> tuple[int, float]:
 
 
 def main() -> None:
-    from simulator.sweep.grid import grid_from_dict
-    from simulator.sweep.run import run_sweep
+    from simulator import grid_from_dict, run_sweep
 
     rows = [_evaluate_rate(1), _evaluate_rate(10), _plans_rate()]
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,12 +24,12 @@ class DType(enum.Enum):
 
     @property
     def bits(self) -> int:
-        return _BITS[self]
+        return self._bits
 
     @property
     def bytes(self) -> float:
         """Storage bytes per element; a float, since int4 and fp4 take half a byte."""
-        return self.bits / 8
+        return self._bits / 8
 
     @classmethod
     def parse(cls, name: str) -> DType:
@@ -51,3 +51,5 @@ _BITS = {
 MATRIX_DTYPES = (DType.FP64, DType.FP32, DType.TF32, DType.BF16, DType.FP16, DType.FP8,
                  DType.FP6, DType.FP4, DType.INT8, DType.INT4)
 VECTOR_DTYPES = (DType.FP64, DType.FP32, DType.BF16, DType.FP16)
+for _dtype in DType:
+    _dtype._bits = _BITS[_dtype]   # read on every priced kernel: a plain attribute

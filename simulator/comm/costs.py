@@ -29,7 +29,7 @@ from simulator.comm.collectives import algorithm as find_algorithm
 from simulator.comm.placement import check_group, place_on
 
 __all__ = ["KINDS", "CommCost", "CommCosts", "LinearCost", "collective_costs",
-           "collective_models", "collective_time_s"]
+           "collective_models", "collective_time_s", "collective_times"]
 
 NONE = "none"   # algorithm and level of a group of one: nothing moves
 
@@ -74,10 +74,7 @@ def collective_models(system: System, kind: str, group_size: int, stride: int = 
     For callers that evaluate many sizes themselves: time_s = latency_s + s_per_byte * size.
     A group of one gets no algorithms (it costs nothing).
     """
-    check_kind(kind)
-    size, stride = check_group(group_size, stride)
-    level, models = _models(system.levels, system.num_devices, system.name, kind, size, stride,
-                            algorithm)
+    level, models = _group_models(system, kind, group_size, stride, algorithm)
     return level, dict(models)
 
 
@@ -117,29 +114,74 @@ def collective_time_s(system: System, kind: str, size_bytes: float, group_size: 
                     algbw, algbw * bus_factor(kind, group_size))
 
 
+@dataclass(frozen=True)
+class _Table:
+    """The applicable algorithms of one group as arrays, for pricing many sizes at once."""
+
+    names: np.ndarray            # (A,) str
+    latency_s: np.ndarray        # (A, 1)
+    s_per_byte: np.ndarray       # (A, 1)
+    sent_per_byte: np.ndarray    # (A,)
+
+
+@lru_cache(maxsize=4096)
+def _table(models: tuple[tuple[str, LinearCost], ...]) -> _Table:
+    costs = [c for _, c in models]
+    return _Table(np.array([n for n, _ in models]),
+                  np.array([[c.latency_s] for c in costs]),
+                  np.array([[c.s_per_byte] for c in costs]),
+                  np.array([c.sent_per_byte for c in costs]))
+
+
+def collective_times(system: System, kind: str, sizes_bytes, group_size: int,
+                     stride: int = 1, algorithm: str = "auto") -> np.ndarray:
+    """The time of each collective of `sizes_bytes` (an array), the fastest algorithm at
+    each size: what a step's cost needs (`collective_costs` says which and how much)."""
+    sizes = _checked_sizes(sizes_bytes)
+    level, models = _group_models(system, kind, group_size, stride, algorithm)
+    if not models:
+        return np.zeros_like(sizes)
+    t = _table(models)
+    best = (t.latency_s + t.s_per_byte * sizes.reshape(-1)).min(axis=0).reshape(sizes.shape)
+    return np.where(sizes > 0, best, 0.0)
+
+
+def _checked_sizes(sizes_bytes) -> np.ndarray:
+    sizes = np.asarray(sizes_bytes, dtype=float)
+    if sizes.size and not (np.isfinite(sizes).all() and (sizes >= 0).all()):
+        raise ValueError("sizes_bytes must all be finite and non-negative")
+    return sizes
+
+
+def _group_models(system: System, kind: str, group_size: int, stride: int, algorithm: str):
+    check_kind(kind)
+    size, stride = check_group(group_size, stride)
+    return _models(system.levels, system.num_devices, system.name, kind, size, stride,
+                   algorithm)
+
+
 def collective_costs(system: System, kind: str, sizes_bytes, group_size: int, stride: int = 1,
                      algorithm: str = "auto") -> CommCosts:
-    """`collective_time_s` over a numpy array of sizes at once (sweeps, plan search)."""
-    sizes = np.asarray(sizes_bytes, dtype=float)
-    if sizes.size and (not np.all(np.isfinite(sizes)) or np.any(sizes < 0)):
-        raise ValueError("sizes_bytes must all be finite and non-negative")
-    level, models = collective_models(system, kind, group_size, stride, algorithm)
+    """`collective_time_s` over an array of sizes (any shape) at once, with the algorithm,
+    bytes sent and bandwidths of each."""
+    sizes = _checked_sizes(sizes_bytes)
+    level, models = _group_models(system, kind, group_size, stride, algorithm)
     if not models:
         zeros = np.zeros_like(sizes)
         return CommCosts(kind, level, group_size, sizes, zeros, zeros.copy(),
                          np.full(sizes.shape, NONE), zeros.copy(), zeros.copy())
-    names = np.array(list(models))
-    lat = np.array([c.latency_s for c in models.values()]).reshape((-1,) + (1,) * sizes.ndim)
-    spb = np.array([c.s_per_byte for c in models.values()]).reshape(lat.shape)
-    sent = np.array([c.sent_per_byte for c in models.values()])
-    times = lat + spb * sizes                  # one row per algorithm
-    best = np.argmin(times, axis=0)            # ties go to the first registered
-    moved = sizes > 0
-    time_s = np.where(moved, np.take_along_axis(times, best[None], axis=0)[0], 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        algbw = np.where(time_s > 0, sizes / np.where(time_s > 0, time_s, 1.0), 0.0)
-    return CommCosts(kind, level, group_size, sizes, time_s, np.where(moved, sent[best] * sizes,
-                     0.0), names[best], algbw, algbw * bus_factor(kind, group_size))
+    t = _table(models)
+    flat = sizes.reshape(-1)
+    times = t.latency_s + t.s_per_byte * flat          # one row per algorithm
+    best = np.argmin(times, axis=0)                    # ties go to the first registered
+    moved = flat > 0
+    time_s = np.where(moved, times.min(axis=0), 0.0)
+    algbw = flat / np.where(time_s > 0, time_s, np.inf)
+    shape = sizes.shape
+    return CommCosts(kind, level, group_size, sizes, time_s.reshape(shape),
+                     np.where(moved, t.sent_per_byte[best] * flat, 0.0).reshape(shape),
+                     t.names[best].reshape(shape), algbw.reshape(shape),
+                     (algbw * bus_factor(kind, group_size)).reshape(shape))
 
 
 def _time(cost: LinearCost, size: float) -> float:

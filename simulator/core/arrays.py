@@ -68,14 +68,34 @@ class OpArrays:
         return self.kind == KIND_CODE[OpKind.VIEW]
 
     @cached_property
+    def has_views(self) -> bool:
+        return bool(self.is_view.any())
+
+    @cached_property
     def dtype_codes(self) -> tuple[int, ...]:
         """The compute dtypes present, as codes (usually one or two)."""
         return tuple(int(c) for c in np.unique(self.compute_dtype))
 
     @cached_property
+    def dtype_index(self) -> np.ndarray:
+        """Each row's position in `dtype_codes`."""
+        return np.searchsorted(np.array(self.dtype_codes), self.compute_dtype)
+
+    @cached_property
+    def matrix_dtype_codes(self) -> frozenset[int]:
+        """The compute dtypes of matrix-unit kernels."""
+        return frozenset(int(c) for c in np.unique(self.compute_dtype[self.on_matrix]))
+
+    @cached_property
     def total_bytes(self) -> np.ndarray:
         return (self.weight_read_bytes + self.act_read_bytes + self.act_write_bytes
                 + self.kv_read_bytes + self.kv_write_bytes + self.other_bytes)
+
+    @classmethod
+    def concat(cls, parts: list[OpArrays]) -> OpArrays:
+        """The rows of `parts`, one after the other."""
+        return cls(names=tuple(n for p in parts for n in p.names),
+                   **{c: np.concatenate([getattr(p, c) for p in parts]) for c in COLUMNS})
 
     def take(self, rows: np.ndarray) -> OpArrays:
         """The rows `rows` (an index array), in that order."""

@@ -120,10 +120,11 @@ class CostSummary:
     usd_per_1m_tokens: float | None
 
 
-def cost_columns(device: DeviceSpec, time_s, busy_s, tokens: float, options: CostOptions,
+def cost_columns(device: DeviceSpec, time_s, busy_s, tokens, options: CostOptions,
                  devices: int = 1, variants: Variants | None = None) -> CostColumns:
     """Energy and cost of a step of `time_s` that produced `tokens` on `devices` devices,
-    busy (bound by compute or memory) for `busy_s` of it."""
+    busy (bound by compute or memory) for `busy_s` of it; each may be an array (one row per
+    variant, or several steps side by side)."""
     time_s = np.atleast_1d(np.asarray(time_s, dtype=float))
     busy_s = np.atleast_1d(np.asarray(busy_s, dtype=float))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -131,11 +132,9 @@ def cost_columns(device: DeviceSpec, time_s, busy_s, tokens: float, options: Cos
         watts = one * devices
         energy = watts * time_s
         hourly = usd_per_hour(device, one, options, variants) * devices
-        if tokens > 0:
-            usd_1m = hourly / SECONDS_PER_HOUR * time_s / tokens * 1e6
-            jpt = energy / tokens
-        else:
-            usd_1m = jpt = np.full(time_s.shape, np.nan)
+        produced = np.asarray(tokens, dtype=float) > 0
+        usd_1m = np.where(produced, hourly / SECONDS_PER_HOUR * time_s / tokens * 1e6, np.nan)
+        jpt = np.where(produced, energy / tokens, np.nan)
     return CostColumns(power_w=watts, energy_j=energy, j_per_token=jpt, usd_per_hour=hourly,
                        usd_per_1m_tokens=usd_1m)
 

@@ -13,16 +13,15 @@ import numpy as np
 from simulator.core.profile import EfficiencyProfile
 
 
-def _ramp(x: np.ndarray, half: float) -> np.ndarray:
-    """x / (x + half): 1 for large x, 0.5 at x == half."""
-    return np.ones_like(x) if half <= 0 else x / (x + half)
+def _ramp(x: np.ndarray, half: float) -> np.ndarray | float:
+    """x / (x + half): 1 for large x, 0.5 at x == half (1 everywhere when half is 0)."""
+    return 1.0 if half <= 0 else x / (x + half)
 
 
 def _wave_efficiency(work_units: np.ndarray, processors: int) -> np.ndarray:
     """Useful fraction of the last, partly filled wave: 129 tiles on 132 SMs fill one wave,
-    133 tiles need two."""
-    waves = np.ceil(work_units / processors)
-    return np.where(work_units > 0, work_units / np.maximum(waves * processors, 1), 1.0)
+    133 tiles need two (work units are at least 1)."""
+    return work_units / (np.ceil(work_units / processors) * processors)
 
 
 def gemm_efficiency(m: np.ndarray, n: np.ndarray, k: np.ndarray, batch: np.ndarray,
@@ -41,8 +40,8 @@ def gemm_efficiency(m: np.ndarray, n: np.ndarray, k: np.ndarray, batch: np.ndarr
     pad = m * n / (padded_m * tiles_n * tn)
     if processors:
         # Libraries split K across idle processors when the tiles are too few.
-        splits = np.clip(np.floor(processors / tiles), 1,
-                         np.maximum(np.floor(k / p.gemm_split_k_min), 1))
+        splits = np.minimum(np.maximum(np.floor(processors / tiles), 1.0),
+                            np.maximum(np.floor(k / p.gemm_split_k_min), 1.0))
         wave = _wave_efficiency(tiles * splits, processors)
     else:
         wave = np.ones_like(tiles)
@@ -65,4 +64,7 @@ def attention_efficiency(q_len: np.ndarray, kv_len: np.ndarray, head_dim: np.nda
 
 def memory_efficiency(n_bytes: np.ndarray, p: EfficiencyProfile) -> np.ndarray:
     """Fraction of the memory bandwidth a transfer of this size reaches."""
-    return p.memory_fraction * _ramp(np.maximum(n_bytes, 1.0), p.memory_half_bytes)
+    ramp = _ramp(np.maximum(n_bytes, 1.0), p.memory_half_bytes)
+    if isinstance(ramp, float):
+        return np.full(np.shape(n_bytes), p.memory_fraction * ramp)
+    return p.memory_fraction * ramp

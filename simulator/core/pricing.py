@@ -114,26 +114,28 @@ class Peaks:
 
 
 def peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision) -> Peaks:
-    n = len(a)
-    matrix, vector = np.zeros(n), np.zeros(n)
-    m_vec, v_mat = np.zeros(n, bool), np.zeros(n, bool)
-    has_weights = a.weight_elements > 0 if precision.sparse else None
-    for code in a.dtype_codes:
-        rows = a.compute_dtype == code if len(a.dtype_codes) > 1 else slice(None)
+    """Per dtype present, the device's figures, spread to the rows by one table lookup."""
+    codes = a.dtype_codes
+    m_peak, m_vec, s_peak, v_peak, v_mat = [], [], [], [], []
+    for code in codes:
         dtype = precision.activations if DTYPES[code] is traced else DTYPES[code]
-        on_matrix = a.on_matrix if isinstance(rows, slice) else rows & a.on_matrix
-        if on_matrix.any():
-            dense, table = device.gemm_peak_entry(dtype)
-            matrix[on_matrix] = dense
-            m_vec[on_matrix] = table == "vector"
-            if precision.sparse:
-                sparse_rows = on_matrix & has_weights
-                matrix[sparse_rows] = device.gemm_peak_entry(dtype, sparse=True)[0]
-                m_vec[sparse_rows] = False
+        on_matrix = code in a.matrix_dtype_codes
+        dense, table = device.gemm_peak_entry(dtype) if on_matrix else (0.0, "matrix")
+        m_peak.append(dense)
+        m_vec.append(table == "vector")
+        s_peak.append(device.gemm_peak_entry(dtype, sparse=True)[0]
+                      if on_matrix and precision.sparse else 0.0)
         peak, table = device.vector_peak_entry(dtype)
-        vector[rows] = peak
-        v_mat[rows] = table == "matrix"
-    return Peaks(matrix, m_vec, vector, v_mat)
+        v_peak.append(peak)
+        v_mat.append(table == "matrix")
+    i, on_matrix = a.dtype_index, a.on_matrix
+    matrix = np.where(on_matrix, np.array(m_peak)[i], 0.0)
+    matrix_on_vector = on_matrix & np.array(m_vec)[i]
+    if precision.sparse:
+        sparse_rows = on_matrix & (a.weight_elements > 0)
+        matrix = np.where(sparse_rows, np.array(s_peak)[i], matrix)
+        matrix_on_vector = matrix_on_vector & ~sparse_rows
+    return Peaks(matrix, matrix_on_vector, np.array(v_peak)[i], np.array(v_mat)[i])
 
 
 def _follow(base: np.ndarray, other: np.ndarray, own: np.ndarray, on_other: np.ndarray
@@ -148,38 +150,44 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
           precision: Precision, variants: Variants | None = None) -> KernelTimes:
     """Every kernel of `a` on `device` (one row), or on each of `variants` (V rows)."""
     pk = peaks(a, device, traced, precision)
-    on_matrix, view = a.on_matrix, a.is_view
+    on_matrix = a.on_matrix
     units = device.compute_units
     eff = np.where(a.is_attention,
                    attention_efficiency(a.m, a.n, a.k, a.batch, units, profile),
                    gemm_efficiency(a.m, a.n, a.k, a.batch, units, profile))
-    extra = dequant_flops(a, traced, precision, profile)
     moved = scaled_bytes(a, traced, precision)
     mem_eff = memory_efficiency(moved, profile)
     if variants is None:
         matrix_peak, vector_peak = pk.matrix[None, :], pk.vector[None, :]
-        bw = np.array([[device.mem_bw_bytes_per_s]])
+        bw = device.mem_bw_bytes_per_s
     else:
         matrix_peak = _follow(pk.matrix, variants.vector, variants.matrix, pk.matrix_on_vector)
         vector_peak = _follow(pk.vector, variants.matrix, variants.vector, pk.vector_on_matrix)
         bw = (device.mem_bw_bytes_per_s * variants.mem_bw)[:, None]
-    matrix_rate = matrix_peak * eff
     vector_rate = vector_peak * profile.vector_fraction
-    with np.errstate(divide="ignore", invalid="ignore"):
-        compute_s = np.where(on_matrix, a.flops / np.where(on_matrix, matrix_rate, 1.0),
-                             a.flops / vector_rate)
+    # NB: every rate is positive (peaks, efficiencies and bandwidths are), so no 0 divides.
+    compute_s = a.flops / np.where(on_matrix, matrix_peak * eff, vector_rate)
+    dequant = precision.weights is not precision.activations \
+        or precision.kv_cache is not precision.activations
+    extra = dequant_flops(a, traced, precision, profile) if dequant else None
+    if extra is not None:
         compute_s = compute_s + extra / vector_rate
-        memory_s = moved / (bw * mem_eff)
-    overhead_s = np.broadcast_to(np.where(view, 0.0, profile.kernel_overhead_s),
-                                 compute_s.shape)
-    compute_s = np.where(view, 0.0, compute_s)
-    memory_s = np.where(view, 0.0, memory_s)
+    memory_s = moved / (bw * mem_eff)
+    if variants is None:
+        memory_s = memory_s[None, :]
+    overhead = profile.kernel_overhead_s
+    if a.has_views:
+        overhead = np.where(a.is_view, 0.0, overhead)
+        compute_s = np.where(a.is_view, 0.0, compute_s)
+        memory_s = np.where(a.is_view, 0.0, memory_s)
     busy = np.maximum(compute_s, memory_s)
+    overhead_s = np.broadcast_to(overhead, busy.shape) if a.has_views \
+        else np.full(busy.shape, overhead)
     bound = np.where(overhead_s > busy, _OVERHEAD,
                      np.where(compute_s >= memory_s, _COMPUTE, _MEMORY)).astype(np.int8)
     return KernelTimes(compute_s=compute_s, memory_s=memory_s, overhead_s=overhead_s,
                        time_s=busy + overhead_s, busy_s=busy, bound=bound,
-                       flops=a.flops + extra, bytes=moved)
+                       flops=a.flops if extra is None else a.flops + extra, bytes=moved)
 
 
 def weighted_sum(x: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ kernels were measured under) replaces them; `ideal()` is the speed of light.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import cache, lru_cache
@@ -131,7 +132,7 @@ def check_profile_file(path: str | Path) -> None:
 def profile_path(device_name: str, engine: str | None = None) -> Path | None:
     """The shipped fitted profile of a device (`<device>.<engine>.yaml`), if any: the named
     engine's, else the first in name order."""
-    files = _calibration_files(CALIBRATION_DIR.stat().st_mtime_ns)
+    files = _calibration_files(os.stat(CALIBRATION_DIR).st_mtime_ns)
     if engine is not None:
         name = f"{device_name}.{engine}.yaml"
         return CALIBRATION_DIR / name if name in files else None
@@ -149,7 +150,7 @@ def profile_for(device: DeviceSpec, engine: str | None = None) -> EfficiencyProf
     """The fitted profile for this device when one is shipped, else its spec defaults."""
     path = profile_path(device.name, engine)
     if path is not None:
-        return _load_cached(str(path), path.stat().st_mtime_ns)
+        return _load_cached(str(path), os.stat(path).st_mtime_ns)
     return _default(device.name, device.path, device.defaults)
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from hwspecs.schema import System
 from simulator.core.cost import CostSummary, cost_columns
 from simulator.core.memory import Footprint, batch_fit
@@ -23,7 +25,7 @@ from simulator.core.pricing import dominant_bound
 from simulator.inference.step import (
     StepTimes,
     kv_split,
-    step_times,
+    steps_times,
     weight_bytes_per_gpu,
 )
 from simulator.parallel.plan import Plan, check_plan
@@ -138,10 +140,12 @@ def simulate_inference(ws: InferenceWorkloads, system: System, plan: Plan,
     if ws.decode_start.batch != w.batch or ws.decode_end.batch != w.batch:
         raise ValueError("the prefill and decode workloads must have the same batch")
     profile = options.profile_for(system.device)
-    pre = step_times(w, system, plan, options, profile)
-    start = step_times(ws.decode_start, system, plan, options, profile)
-    end = step_times(ws.decode_end, system, plan, options, profile) \
-        if ws.decode_end is not ws.decode_start else start
+    if ws.decode_end is ws.decode_start:
+        pre, start = steps_times((w, ws.decode_start), system, plan, options, profile)
+        end = start
+    else:
+        pre, start, end = steps_times((w, ws.decode_start, ws.decode_end), system, plan,
+                                      options, profile)
     steps = ws.output_len - 1
     tpot = float(start.time_s[0] + end.time_s[0]) / 2
     ttft = float(pre.time_s[0])
@@ -149,9 +153,11 @@ def simulate_inference(ws: InferenceWorkloads, system: System, plan: Plan,
     busy = float(pre.busy_s[0]) + steps * float(start.busy_s[0] + end.busy_s[0]) / 2
     device = system.device
     out_tokens = plan.dp * w.batch * ws.output_len
-    cost = cost_columns(device, e2e, min(busy, e2e), out_tokens, options.cost, plan.gpus)
-    prefill_cost = cost_columns(device, ttft, min(float(pre.busy_s[0]), ttft),
-                                plan.dp * w.tokens, options.cost, plan.gpus).row(0)
+    # The whole request (output tokens) and its prefill alone (input tokens), side by side.
+    costs = cost_columns(device, np.array([e2e, ttft]),
+                         np.array([min(busy, e2e), min(float(pre.busy_s[0]), ttft)]),
+                         np.array([out_tokens, plan.dp * w.tokens]), options.cost, plan.gpus)
+    cost, prefill_cost = costs.row(0), costs.row(1)
     fp = _footprint(ws, system, plan, options)
     per_seq = (fp.kv_cache_bytes + fp.activation_bytes) / max(w.batch, 1)
     return InferenceReport(
@@ -159,8 +165,8 @@ def simulate_inference(ws: InferenceWorkloads, system: System, plan: Plan,
         output_len=ws.output_len, ttft_s=ttft, tpot_s=tpot if steps else float(start.time_s[0]),
         e2e_latency_s=e2e, prefill_comm_s=float(pre.comm_s[0]),
         decode_comm_s=float(start.comm_s[0] + end.comm_s[0]) / 2, footprint=fp,
-        cost=cost.row(0), prefill_cost=prefill_cost,
-        metrics=_metrics(pre, start, end, steps, plan, e2e, out_tokens, fp, cost.row(0),
+        cost=cost, prefill_cost=prefill_cost,
+        metrics=_metrics(pre, start, end, steps, plan, e2e, out_tokens, fp, cost,
                          batch_fit(fp.weights_bytes, per_seq, fp.capacity_bytes)))
 
 

@@ -14,18 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.comm.costs import collective_costs, collective_time_s
+from simulator.comm.costs import collective_time_s, collective_times
+from simulator.core.arrays import OpArrays
 from simulator.core.options import Options
 from simulator.core.precision import Precision
-from simulator.core.pricing import bound_shares, price, weighted_sum
+from simulator.core.pricing import BOUNDS, price
 from simulator.core.profile import EfficiencyProfile
 from simulator.core.variants import Variants
-from simulator.parallel.params import param_slots, stage_params_per_gpu
+from simulator.parallel.params import max_stage_params
 from simulator.parallel.plan import Plan
 from simulator.parallel.roles import OpRoles, roles_of
 from simulator.parallel.sharding import ShardSpec
 from simulator.parallel.shards import Sharded, sharded
 from workloads.op import ModelFacts, Workload
+
+_BOUND_CODES = np.arange(len(BOUNDS))[:, None, None]
 
 
 @dataclass(frozen=True)
@@ -57,23 +60,60 @@ def step_shards(w: Workload, plan: Plan, options: Options) -> tuple[OpRoles, Sha
 def step_times(w: Workload, system: System, plan: Plan, options: Options,
                profile: EfficiencyProfile, variants: Variants | None = None) -> StepTimes:
     """The step on `system` (one row), or on each variant of it (V rows)."""
-    r, s = step_shards(w, plan, options)
-    d = s.distinct
-    t = price(d.ops, system.device, profile, w.dtype, options.precision, variants)
-    counts = d.counts.astype(float)
-    kernels = weighted_sum(t.time_s, counts)
-    if variants is None:
-        comm = np.array([step_comm_s(w, r, system, plan, options.precision, profile)])
-    else:
-        comm = per_link(variants, lambda k: step_comm_s(
-            w, r, system.scaled(link=k), plan, options.precision, profile))
-    return StepTimes(time_s=kernels + comm, comm_s=comm,
-                     busy_s=weighted_sum(t.busy_s, counts) / plan.pp,
-                     compute_s=weighted_sum(t.compute_s, counts),
-                     memory_s=weighted_sum(t.memory_s, counts),
-                     overhead_s=weighted_sum(t.overhead_s, counts), bound_s=bound_shares(t, counts),
-                     flops=float(weighted_sum(t.flops, counts)),
-                     bytes=float(weighted_sum(t.bytes, counts)))
+    return steps_times((w,), system, plan, options, profile, variants)[0]
+
+
+def steps_times(ws: tuple[Workload, ...], system: System, plan: Plan, options: Options,
+                profile: EfficiencyProfile, variants: Variants | None = None
+                ) -> list[StepTimes]:
+    """Several steps (a request's prefill and decode steps) priced in one pricing-core call:
+    their distinct kernels side by side, summed per step."""
+    parts = [step_shards(w, plan, options) for w in ws]
+    joint = _joint(ws[0], tuple(s for _, s in parts))
+    t = price(joint.ops, system.device, profile, ws[0].dtype, options.precision, variants)
+    by_bound = np.where(t.bound == _BOUND_CODES, t.time_s, 0.0)               # (3, V, u)
+    per_kernel = np.concatenate([np.stack([t.time_s, t.busy_s, t.compute_s, t.memory_s,
+                                           t.overhead_s]), by_bound])
+    sums = np.add.reduceat(per_kernel * joint.counts, joint.starts, axis=-1)   # (8, V, S)
+    work = np.add.reduceat(np.stack([t.flops, t.bytes]) * joint.counts, joint.starts, axis=-1)
+    out = []
+    for i, (w, (r, _)) in enumerate(zip(ws, parts, strict=True)):
+        if variants is None:
+            comm = np.array([step_comm_s(w, r, system, plan, options.precision, profile)])
+        else:
+            comm = per_link(variants, lambda k, w=w, r=r: step_comm_s(
+                w, r, system.scaled(link=k), plan, options.precision, profile))
+        time, busy, compute, memory, overhead = sums[:5, :, i]
+        out.append(StepTimes(time_s=time + comm, comm_s=comm, busy_s=busy / plan.pp,
+                             compute_s=compute, memory_s=memory, overhead_s=overhead,
+                             bound_s=sums[5:, :, i].T, flops=float(work[0, i]),
+                             bytes=float(work[1, i])))
+    return out
+
+
+@dataclass(frozen=True)
+class _Joint:
+    shards: tuple[Sharded, ...]
+    ops: OpArrays           # every step's distinct kernels, one step after the other
+    counts: np.ndarray      # kernels each row stands for
+    starts: np.ndarray      # first row of each step
+
+
+def _joint(first: Workload, shards: tuple[Sharded, ...]) -> _Joint:
+    """The steps' distinct kernels side by side, kept by the first workload (checked by
+    identity: the shardings are the workloads' own)."""
+    key = ("joint", tuple(id(s) for s in shards))
+    hit = first.derived(key, lambda: _Joint(shards, *_concat(shards)))
+    if any(a is not b for a, b in zip(hit.shards, shards, strict=True)):
+        hit = _Joint(shards, *_concat(shards))
+    return hit
+
+
+def _concat(shards: tuple[Sharded, ...]) -> tuple[OpArrays, np.ndarray, np.ndarray]:
+    ops = [s.distinct.ops for s in shards]
+    counts = np.concatenate([s.distinct.counts for s in shards]).astype(float)
+    starts = np.cumsum([0] + [len(o) for o in ops[:-1]])
+    return OpArrays.concat(ops), counts, starts
 
 
 def per_link(variants: Variants, comm) -> np.ndarray:
@@ -90,16 +130,15 @@ def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: 
     scale = precision.activations.bits / w.dtype.bits
     overhead = profile.kernel_overhead_s
     comm = 0.0
-    rows = np.flatnonzero(r.tp_fwd_bytes)
-    if plan.tp > 1 and rows.size:
-        sizes = r.tp_fwd_bytes[rows] * scale
-        comm += float(collective_costs(system, "all_reduce", sizes, plan.tp).time_s.sum()
-                      + overhead * rows.size)
-    rows = np.flatnonzero(r.ep_bytes)
-    if plan.ep > plan.tp and rows.size:
-        sizes = r.ep_bytes[rows] * scale / plan.tp * plan.expert_imbalance
-        comm += 2 * float(collective_costs(system, "all_to_all", sizes, plan.ep).time_s.sum()
-                          + overhead * rows.size)
+    sizes, calls = r.tp_fwd_sizes
+    if plan.tp > 1 and sizes.size:
+        t = collective_times(system, "all_reduce", sizes * scale, plan.tp)
+        comm += float(t @ calls + overhead * calls.sum())
+    sizes, calls = r.ep_sizes
+    if plan.ep > plan.tp and sizes.size:
+        sizes = sizes * scale / plan.tp * plan.expert_imbalance
+        t = collective_times(system, "all_to_all", sizes, plan.ep)
+        comm += 2 * float(t @ calls + overhead * calls.sum())
     if plan.pp > 1:
         boundary = w.tokens * w.model.hidden_size * precision.activations.bytes
         hop = collective_time_s(system, "send_recv", boundary, plan.pp,
@@ -110,7 +149,7 @@ def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: 
 
 def weight_bytes_per_gpu(facts: ModelFacts, plan: Plan, precision: Precision) -> float:
     """The weights one GPU of the fullest pipeline stage holds."""
-    return float(stage_params_per_gpu(param_slots(facts), facts.layers, plan).max()) \
+    return max_stage_params(facts, plan.tp, plan.pp, plan.ep) \
         * precision.weight_bytes_per_element()
 
 

@@ -4,6 +4,7 @@ what training memory, inference memory and the data-parallel collectives all cou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -21,8 +22,10 @@ class ParamSlots:
     tied: bool            # input and output embeddings share one matrix
 
 
+@lru_cache(maxsize=256)
 def param_slots(facts: ModelFacts) -> ParamSlots:
-    """From the model facts: embeddings at the ends, the rest spread evenly over the layers."""
+    """From the model facts: embeddings at the ends, the rest spread evenly over the layers.
+    (A pure function of the facts: built once per model.)"""
     layers = max(facts.layers, 1)
     table = facts.vocab_size * facts.hidden_size
     emb = facts.embedding_params
@@ -50,3 +53,11 @@ def stage_params_per_gpu(p: ParamSlots, layers: int, plan: Plan) -> np.ndarray:
     # NB: norm weights are split by tp with the rest (they are replicated in reality, and tiny).
     return per_stage(dense, layers, plan.pp) / plan.tp \
         + per_stage(p.expert, layers, plan.pp) / max(plan.tp, plan.ep)
+
+
+@lru_cache(maxsize=1024)
+def max_stage_params(facts: ModelFacts, tp: int, pp: int, ep: int) -> float:
+    """Parameters one GPU of the fullest pipeline stage holds (before ZeRO), per model and
+    split: what inference keeps in memory."""
+    return float(stage_params_per_gpu(param_slots(facts), facts.layers,
+                                      Plan(tp=tp, pp=pp, ep=ep)).max())

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -59,6 +60,21 @@ class OpRoles:
     layers: int
     tokens: int               # tokens the workload was traced at (batch x seq)
     kv_heads: int
+
+    @cached_property
+    def tp_fwd_sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct sizes, how many calls of each) of the forward TP all-reduces."""
+        return _distinct_sizes(self.tp_fwd_bytes)
+
+    @cached_property
+    def ep_sizes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct sizes, how many calls of each) of the MoE dispatches."""
+        return _distinct_sizes(self.ep_bytes)
+
+
+def _distinct_sizes(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    sizes, counts = np.unique(column[column > 0], return_counts=True)
+    return sizes, counts.astype(float)
 
 
 def roles_of(workload: Workload, tp_plan: Mapping[str, str] | None = None) -> OpRoles:

@@ -6,11 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-import numpy as np
-
 from simulator.core.arrays import OpArrays, to_arrays
 from simulator.core.distinct import Distinct, distinct_ops
-from simulator.parallel.pipeline import stage_of_slot
 from simulator.parallel.roles import OpRoles
 from simulator.parallel.sharding import ShardSpec, shard
 from workloads.op import Workload
@@ -27,16 +24,6 @@ class Sharded:
         """The largest kernel's activation inputs plus outputs (traced format)."""
         a = self.arrays
         return float((a.act_read_bytes + a.act_write_bytes).max(initial=0.0))
-
-    def stage_counts(self, pp: int) -> np.ndarray:
-        """(pp, u): how many kernels of each distinct row run on each pipeline stage."""
-        key = ("stage_counts", pp)
-        if key not in self.__dict__:
-            stage = stage_of_slot(self.roles.layers, pp)[self.roles.slot]
-            counts = np.zeros((pp, len(self.distinct.counts)))
-            np.add.at(counts, (stage, self.distinct.inverse), 1.0)
-            self.__dict__[key] = counts
-        return self.__dict__[key]
 
 
 def sharded(w: Workload, roles: OpRoles, spec: ShardSpec) -> Sharded:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.comm.costs import collective_costs
+from simulator.comm.costs import collective_times
 from simulator.core.memory import Recompute
 from simulator.parallel.params import ParamSlots
 from simulator.parallel.pipeline import p2p_time_s, per_stage, stage_of_slot
@@ -58,8 +58,8 @@ def _calls(prep: Prepared, kind: str, sizes: np.ndarray, group: int, stride: int
     """Time of each collective call of `sizes` bytes, launch included (0 for a group of 1)."""
     if group == 1 or sizes.size == 0:
         return np.zeros(sizes.shape)
-    costs = collective_costs(prep.system, kind, sizes, group, stride)
-    return costs.time_s + np.where(sizes > 0, prep.profile.kernel_overhead_s, 0.0)
+    times = collective_times(prep.system, kind, sizes, group, stride)
+    return times + np.where(sizes > 0, prep.profile.kernel_overhead_s, 0.0)
 
 
 def _per_slot(prep: Prepared, slots: np.ndarray, times: np.ndarray) -> np.ndarray:

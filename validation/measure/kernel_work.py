@@ -1,9 +1,13 @@
-"""FLOPs and bytes of one benchmark case, counted with the simulator's conventions.
+"""FLOPs and bytes of one benchmark case, counted by the tracer's own per-op formulas.
 
-GEMM: 2·M·N·K per batch. Attention: 4·B·H·q·kv·d times the visible fraction of the scores,
-(S+1)/(2S) when causal with q == kv (`workloads.ops.attention`, shared with the tracer). Bytes: every input read once plus every output written once, as a fused
-kernel moves them. Where torch runs a case as an eager chain of several kernels, the bench
-records the chain's counted traffic instead (`validation.measure.eager_chain`).
+Each case is written as the aten ops it calls (`workloads.ops`, the registry the tracer
+prices with), so the bench and the simulator count one way: GEMM 2·M·N·K per batch, attention
+4·B·H·q·kv·d times the visible fraction of a causal mask, norms and softmax their per-element
+counts. Bytes: a case runs as one fused kernel, so every input is read once and every output
+written once, and what one op of the case makes and the next consumes never touches memory.
+An embedding gathers its rows, not the table (as the `embedding_gather` lowering prices it).
+Where torch runs a case as an eager chain of several kernels, the bench records the chain's
+counted traffic instead (`validation.measure.eager_chain`).
 """
 
 from __future__ import annotations
@@ -12,17 +16,12 @@ from dataclasses import dataclass
 
 from hwspecs.dtypes import DType
 from validation.measure.bench_shapes import Case
-from workloads.ops.attention import attention_flops
-from workloads.ops.norm import LAYER_NORM, RMS_NORM, SOFTMAX
+from workloads.op import Tensor
+from workloads.ops import work_of as op_work
+from workloads.raw import RawOp
 
-# FLOP per element, the workloads' per-op counts: one per pointwise op (silu and exp
-# included), the textbook formula for a norm or softmax.
-FLOPS_PER_ELEMENT = {"rms_norm": RMS_NORM, "layer_norm": LAYER_NORM, "softmax": SOFTMAX,
-                     "add": 1, "silu_mul": 2}
 # Eager torch launches per call (the simulator prices the fused chain as one kernel).
 LAUNCHES = {"silu_mul": 2}
-INDEX_BYTES = DType.INT64.bytes   # token ids of an embedding gather
-OFFSET_BYTES = DType.INT32.bytes  # group offsets of a grouped GEMM
 
 
 @dataclass(frozen=True)
@@ -35,58 +34,114 @@ class Work:
 
 def work_of(case: Case) -> Work:
     """The FLOPs, bytes read and written, and kernel launches of one call of `case`."""
-    size = DType.parse(case.dtype).bytes
-    count = _COUNTERS.get(case.op)
-    if count is None:
+    build = _OPS.get(case.op)
+    if build is None:
         raise ValueError(f"no FLOP/byte formula for benchmark op {case.op!r}")
-    flops, read, write = count(case, size)
-    return Work(float(flops), float(read), float(write), LAUNCHES.get(case.op, 1))
+    return _fused(build(case, DType.parse(case.dtype)), LAUNCHES.get(case.op, 1))
 
 
-def _mm(c: Case, size: float) -> tuple[float, float, float]:
-    b = c.batch or 1
-    return 2.0 * b * c.m * c.n * c.k, b * (c.m * c.k + c.k * c.n) * size, b * c.m * c.n * size
+def _fused(ops: list[RawOp], launches: int) -> Work:
+    """One kernel running `ops` in turn: inputs no op of it made are read, outputs no op of
+    it consumes are written."""
+    made = {i for op in ops for i in op.output_ids}
+    used = {i for op in ops for i in op.input_ids}
+    flops = read = write = 0.0
+    for op in ops:
+        w = op_work(op)
+        flops += w.flops
+        rows = w.attrs.get("rows")
+        if rows is not None and "row_bytes" in w.attrs:      # a gather: the rows it picks
+            read += rows * w.attrs["row_bytes"] + sum(w.in_bytes[1:])
+        else:
+            read += sum(b for i, b in zip(op.input_ids, w.in_bytes, strict=True)
+                        if i not in made)
+        write += sum(b for i, b in zip(op.output_ids, w.out_bytes, strict=True)
+                     if i not in used)
+    return Work(flops, read, write, launches)
 
 
-def _grouped_mm(c: Case, size: float) -> tuple[float, float, float]:
+class _Ids:
+    """Tensor ids for one case's ops (the same id is the same tensor)."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def __call__(self, n: int) -> tuple[int, ...]:
+        self.next += n
+        return tuple(range(self.next - n, self.next))
+
+
+def _op(target: str, inputs: list[Tensor], outputs: list[Tensor], input_ids, output_ids,
+        attrs: dict | None = None) -> RawOp:
+    return RawOp(target=target, inputs=tuple(inputs), outputs=tuple(outputs),
+                 input_ids=tuple(input_ids), output_ids=tuple(output_ids), attrs=attrs or {})
+
+
+def _one(target: str, inputs: list[Tensor], outputs: list[Tensor], attrs=None) -> list[RawOp]:
+    ids = _Ids()
+    return [_op(target, inputs, outputs, ids(len(inputs)), ids(len(outputs)), attrs)]
+
+
+def _mm(c: Case, d: DType) -> list[RawOp]:
+    if c.batch:
+        return _one("aten.bmm.default", [Tensor((c.batch, c.m, c.k), d),
+                                         Tensor((c.batch, c.k, c.n), d)],
+                    [Tensor((c.batch, c.m, c.n), d)])
+    return _one("aten.mm.default", [Tensor((c.m, c.k), d), Tensor((c.k, c.n), d)],
+                [Tensor((c.m, c.n), d)])
+
+
+def _grouped_mm(c: Case, d: DType) -> list[RawOp]:
     # NB: every group's weights are read, as when each group gets at least one row.
-    read = (c.m * c.k + c.groups * c.k * c.n) * size + c.groups * OFFSET_BYTES
-    return 2.0 * c.m * c.n * c.k, read, c.m * c.n * size
+    return _one("aten._grouped_mm.default",
+                [Tensor((c.m, c.k), d), Tensor((c.groups, c.k, c.n), d),
+                 Tensor((c.groups,), DType.INT32)], [Tensor((c.m, c.n), d)])
 
 
-def _sdpa(c: Case, size: float) -> tuple[float, float, float]:
-    q_elems = c.batch * c.heads * c.q_len * c.head_dim
-    kv_elems = 2 * c.batch * c.kv_heads * c.kv_len * c.head_dim
-    flops = attention_flops(c.batch, c.heads, c.q_len, c.kv_len, c.head_dim, c.head_dim,
-                            bool(c.causal))
-    return flops, (q_elems + kv_elems) * size, q_elems * size
+def _sdpa(c: Case, d: DType) -> list[RawOp]:
+    q = Tensor((c.batch, c.heads, c.q_len, c.head_dim), d)
+    kv = Tensor((c.batch, c.kv_heads, c.kv_len, c.head_dim), d)
+    # NB: the call returns the output alone (a GPU kernel's log-sum-exp stays on chip).
+    return _one("aten._scaled_dot_product_efficient_attention.default", [q, kv, kv],
+                [Tensor(q.shape, d)], {"causal": bool(c.causal), "heads": c.heads,
+                                       "kv_heads": c.kv_heads, "q_len": c.q_len})
 
 
-def _rowwise(c: Case, size: float) -> tuple[float, float, float]:
-    elems = c.rows * c.cols
-    params = {"rms_norm": 1, "layer_norm": 2}.get(c.op, 0) * c.cols   # weight, bias
-    return FLOPS_PER_ELEMENT[c.op] * elems, (elems + params) * size, elems * size
+def _rowwise(c: Case, d: DType) -> list[RawOp]:
+    x = Tensor((c.rows, c.cols), d)
+    params = {"rms_norm": 1, "layer_norm": 2}.get(c.op, 0)   # weight, bias
+    target = {"rms_norm": "aten.rms_norm.default", "layer_norm": "aten.layer_norm.default",
+              "softmax": "aten._softmax.default"}[c.op]
+    return _one(target, [x] + [Tensor((c.cols,), d)] * params, [Tensor(x.shape, d)])
 
 
-def _pointwise(c: Case, size: float) -> tuple[float, float, float]:
-    inputs = 2   # add: a + b; silu_mul: silu(gate) * up
-    return FLOPS_PER_ELEMENT[c.op] * c.numel, inputs * c.numel * size, c.numel * size
+def _add(c: Case, d: DType) -> list[RawOp]:
+    t = Tensor((c.numel,), d)
+    return _one("aten.add.Tensor", [t, t], [t])
 
 
-def _embedding(c: Case, size: float) -> tuple[float, float, float]:
-    # NB: the gathered rows, not the table, are read (as the simulator's lowering does).
-    gathered = c.rows * c.cols * size
-    return 0.0, gathered + c.rows * INDEX_BYTES, gathered
+def _silu_mul(c: Case, d: DType) -> list[RawOp]:
+    """silu(gate) * up, the gated MLP's product: two ops, one fused kernel."""
+    t = Tensor((c.numel,), d)
+    ids = _Ids()
+    gate, up, act, out = ids(4)
+    return [_op("aten.silu.default", [t], [t], [gate], [act]),
+            _op("aten.mul.Tensor", [t, t], [t], [act, up], [out])]
 
 
-def _copy(c: Case, size: float) -> tuple[float, float, float]:
-    return 0.0, c.numel * size, c.numel * size
+def _embedding(c: Case, d: DType) -> list[RawOp]:
+    return _one("aten.embedding.default",
+                [Tensor((c.vocab, c.cols), d), Tensor((c.rows,), DType.INT64)],
+                [Tensor((c.rows, c.cols), d)])
 
 
-_COUNTERS = {
+def _copy(c: Case, d: DType) -> list[RawOp]:
+    return _one("aten.clone.default", [Tensor((c.numel,), d)], [Tensor((c.numel,), d)])
+
+
+_OPS = {
     "mm": _mm, "bmm": _mm, "grouped_mm": _grouped_mm,
     "sdpa_prefill": _sdpa, "sdpa_decode": _sdpa,
     "rms_norm": _rowwise, "layer_norm": _rowwise, "softmax": _rowwise,
-    "add": _pointwise, "silu_mul": _pointwise,
-    "embedding": _embedding, "copy": _copy,
+    "add": _add, "silu_mul": _silu_mul, "embedding": _embedding, "copy": _copy,
 }

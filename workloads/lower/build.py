@@ -31,10 +31,10 @@ def build_workload(trace, disabled_passes: Iterable[str] = ()) -> Workload:
     priced: dict[int, Op] = {}         # the first kernel of each class, at these shapes
     out: list[Op] = []
     for k, plan in enumerate(st.plans):
-        if plan.mode == UNFUSED:
+        if plan.mode is UNFUSED:
             out.extend(unfused_ops(ops[plan.head], op_work(ops, st, plan.head, facts)))
             continue
-        if plan.mode == FLASH:
+        if plan.mode is FLASH:
             out.append(_flash_op(ops, plan, trace.dtype))
             continue
         r = st.rep[k]

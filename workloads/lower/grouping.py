@@ -16,13 +16,23 @@ only moves an op before kernels it does not depend on, so the kernel graph stays
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from workloads.op import OpKind
 from workloads.ops.work import Fuse
 from workloads.raw import RawOp
 
-OPS, FLASH, UNFUSED = "ops", "flash", "unfused"
+
+class KernelMode(enum.Enum):
+    """How a kernel of traced ops is priced."""
+
+    OPS = "ops"            # the sum of its ops (pointwise chains fused by tensor identity)
+    FLASH = "flash"        # one flash-attention kernel
+    UNFUSED = "unfused"    # attention as the math kernels an unfused stack runs
+
+
+OPS, FLASH, UNFUSED = KernelMode.OPS, KernelMode.FLASH, KernelMode.UNFUSED
 _GEMMS = (OpKind.GEMM, OpKind.GROUPED_GEMM)
 
 
@@ -31,7 +41,7 @@ class Kernel:
     """Traced ops (indices, in order) that run as one kernel; `mode` says how it is priced."""
 
     members: list[int]
-    mode: str = OPS
+    mode: KernelMode = KernelMode.OPS
     produced: set[int] = field(default_factory=set)   # bases made inside (while fusing)
     chain_out: int = -1                               # GEMM epilogue: the latest result
 
@@ -112,13 +122,13 @@ def fuse_elementwise(ops: tuple[RawOp, ...], facts: OpFacts,
     kinds, fuses = facts.kinds, facts.fuses
     for k in kernels:
         i = k.members[0]
-        if k.mode == OPS and kinds[i] is OpKind.VIEW:
+        if k.mode is OPS and kinds[i] is OpKind.VIEW:
             out.append(k)            # a kept view or allocation: leaves the chain open
             for b in facts.out_bases[i]:
                 made[b] = len(out) - 1
             continue
         target = None
-        if k.mode == OPS:
+        if k.mode is OPS:
             if tail is not None and _joins(ops, facts, tail, i) and all(
                     made.get(x, -1) <= tail_pos for x in facts.in_bases[i]):
                 target = tail_pos
@@ -133,7 +143,7 @@ def fuse_elementwise(ops: tuple[RawOp, ...], facts: OpFacts,
         pos = len(out) - 1
         for b in facts.out_bases[i]:
             made[b] = pos
-        opens = k.mode == OPS and (fuses[i] is not Fuse.NONE or kinds[i] in _GEMMS
+        opens = k.mode is OPS and (fuses[i] is not Fuse.NONE or kinds[i] in _GEMMS
                                    or kinds[i] is OpKind.OPTIMIZER)
         tail, tail_pos = (k, pos) if opens else (None, -1)
         if tail is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workloads.lower.grouping import FLASH, OPS, UNFUSED, Kernel, OpFacts
+from workloads.lower.grouping import FLASH, OPS, UNFUSED, Kernel, KernelMode, OpFacts
 from workloads.lower.rewrites import REWRITES, applies_to
 from workloads.op import OpKind, Pass, TensorRole
 from workloads.raw import RawOp
@@ -24,7 +24,7 @@ _UNFUSED_OPS = {Pass.FORWARD: 3, Pass.BACKWARD: 5}   # see passes/unfused_attent
 
 @dataclass(slots=True)
 class KernelPlan:
-    mode: str
+    mode: KernelMode
     kind: OpKind
     name: str
     head: int                                  # the op lending module, layer, pass, attrs
@@ -60,7 +60,7 @@ def build_structure(ops: tuple[RawOp, ...], facts: OpFacts, formulas: list,
         first.append(n)
         n += p.n_ops
     graph = _graph(n, _edges(facts, kernel_of), first, plans)
-    priced = sorted({i for p in plans for i in (p.members if p.mode == OPS else (p.head,))})
+    priced = sorted({i for p in plans for i in (p.members if p.mode is OPS else (p.head,))})
     enabled = [(REWRITES[name], name) for name in REWRITES if name in passes]
     rewrites: dict[int, tuple] = {}
     for i in priced:
@@ -85,7 +85,7 @@ def _classes(ops: tuple[RawOp, ...], plans: list[KernelPlan]) -> list[int]:
     first: dict[tuple, int] = {}
     rep = []
     for k, p in enumerate(plans):
-        if p.mode != OPS:
+        if p.mode is not OPS:
             rep.append(k)
             continue
         where = {i: j for j, i in enumerate(p.members)}
@@ -148,7 +148,7 @@ def _plan(ops, facts: OpFacts, kernel: Kernel, k: int, readers: dict[int, set[in
                 produced[b] = (i, pos, True)
     if len(members) == 1:
         writes = list(produced.values())
-    elif kernel.mode == FLASH:
+    elif kernel.mode is FLASH:
         own = kpass[k]
         writes = [s for b, s in produced.items() if not readers.get(b) or
                   any(r != k and kpass[r] is own for r in readers[b])]
@@ -156,7 +156,7 @@ def _plan(ops, facts: OpFacts, kernel: Kernel, k: int, readers: dict[int, set[in
         writes = [s for b, s in produced.items() if not readers.get(b) or readers[b] != {k}
                   or _is_state(ops, s)]
     head = members[0]
-    n_ops = _UNFUSED_OPS[ops[head].pass_] if kernel.mode == UNFUSED else 1
+    n_ops = _UNFUSED_OPS[ops[head].pass_] if kernel.mode is UNFUSED else 1
     caps = tuple(facts.base_slots.get(b) if any(ops[i].input_ids[p] != b for i, p in slots)
                  else None for b, slots in reads.items())
     return KernelPlan(kernel.mode, _kind(ops, facts, kernel.mode, members), _name(ops, members),
@@ -174,9 +174,9 @@ def _is_state(ops, slot: WriteSlot) -> bool:
     return mutated or ops[i].outputs[pos].role in _STATE
 
 
-def _kind(ops, facts: OpFacts, mode: str, members: tuple[int, ...]) -> OpKind:
+def _kind(ops, facts: OpFacts, mode: KernelMode, members: tuple[int, ...]) -> OpKind:
     head_kind = facts.kinds[members[0]]
-    if mode != OPS:
+    if mode is not OPS:
         return OpKind.ATTENTION
     if len(members) == 1 or head_kind in (OpKind.GEMM, OpKind.GROUPED_GEMM, OpKind.OPTIMIZER):
         return head_kind
@@ -244,14 +244,14 @@ def _saved(ops, facts: OpFacts, kernels: list[Kernel], plans: list[KernelPlan]):
                       for i, pos, mut in plan.writes}
         if head.pass_ is Pass.FORWARD:
             forward.update(write_keys)
-            if kernel.mode == FLASH:
+            if kernel.mode is FLASH:
                 flash_forward[_call(head)] = read_keys | set(write_keys)
                 flash_heads.append(plan.head)
-            elif kernel.mode == UNFUSED:
+            elif kernel.mode is UNFUSED:
                 unfused_heads.append(plan.head)
         elif head.pass_ is Pass.BACKWARD:
             backward |= read_keys
-            if kernel.mode == FLASH:
+            if kernel.mode is FLASH:
                 backward |= flash_forward.get(_call(head), set())
     saved = tuple(s for key, s in forward.items() if key in backward)
     return saved, tuple(flash_heads), tuple(unfused_heads)

@@ -20,8 +20,7 @@ import hwspecs
 from simulator.comm.costs import collective_time_s
 
 REPO = Path(__file__).resolve().parents[3]
-CANDIDATES = (REPO / "validation" / "published" / "kernels.csv",
-              REPO.parent / "shared" / "reference" / "published" / "kernels.csv")
+PUBLISHED = REPO / "validation" / "published" / "kernels.csv"
 SIZE_BYTES = 8e9      # nccl-tests' largest default message: "large messages (>256MB)"
 
 # case_id -> (algorithm we compare with, relative tolerance set from the result)
@@ -32,10 +31,8 @@ CASES = {
 
 
 def _published_rows() -> dict[str, dict[str, str]]:
-    path = next((p for p in CANDIDATES if p.exists()), None)
-    if path is None:
-        pytest.skip("no published kernels.csv (validation/published or ../shared/reference)")
-    with path.open(newline="", encoding="utf-8") as fh:
+    assert PUBLISHED.exists(), f"{PUBLISHED} is not shipped"
+    with PUBLISHED.open(newline="", encoding="utf-8") as fh:
         return {row["case_id"]: row for row in csv.DictReader(fh)}
 
 

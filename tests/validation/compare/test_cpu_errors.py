@@ -20,8 +20,7 @@ CPU_SET = DATA_DIR / "cpu-amd-epyc-2t"
 
 @pytest.fixture(scope="module")
 def measured():
-    if not (CPU_SET / "kernels-full.json").exists():
-        pytest.skip(f"no CPU measurement set is committed at {CPU_SET}")
+    assert (CPU_SET / "kernels-full.json").exists(), f"no CPU measurement set at {CPU_SET}"
     s = load_set(CPU_SET)
     profile = profile_for(s.device)
     assert profile.fitted, "the committed CPU set has no fitted profile in hwspecs/calibration"
