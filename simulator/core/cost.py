@@ -62,7 +62,7 @@ def power_w(device: DeviceSpec, busy_fraction, options: CostOptions,
             variants: Variants | None = None) -> np.ndarray:
     """Average board power per device: idle plus the busy share of the span up to TDP; NaN
     where the spec publishes no TDP."""
-    busy = np.clip(np.asarray(busy_fraction, dtype=float), 0.0, 1.0)
+    busy = np.minimum(np.maximum(np.asarray(busy_fraction, dtype=float), 0.0), 1.0)
     if device.tdp_w is None:
         return np.full(busy.shape, np.nan)
     power = _factor(variants, "power")
@@ -81,7 +81,8 @@ def usd_per_hour(device: DeviceSpec, watts, options: CostOptions,
     if options.pricing is PricingMode.RENT:
         if device.rent_usd_per_s is None:
             return np.full(watts.shape, np.nan)
-        return device.rent_usd_per_s * price * SECONDS_PER_HOUR + np.zeros(watts.shape)
+        return np.full(watts.shape, device.rent_usd_per_s * price * SECONDS_PER_HOUR) \
+            if variants is None else device.rent_usd_per_s * price * SECONDS_PER_HOUR
     if device.purchase_price_usd is None:
         return np.full(watts.shape, np.nan)
     capital = device.purchase_price_usd * price / (
@@ -127,14 +128,17 @@ def cost_columns(device: DeviceSpec, time_s, busy_s, tokens, options: CostOption
     variant, or several steps side by side)."""
     time_s = np.atleast_1d(np.asarray(time_s, dtype=float))
     busy_s = np.atleast_1d(np.asarray(busy_s, dtype=float))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        one = power_w(device, np.where(time_s > 0, busy_s / time_s, 0.0), options, variants)
-        watts = one * devices
-        energy = watts * time_s
-        hourly = usd_per_hour(device, one, options, variants) * devices
-        produced = np.asarray(tokens, dtype=float) > 0
-        usd_1m = np.where(produced, hourly / SECONDS_PER_HOUR * time_s / tokens * 1e6, np.nan)
-        jpt = np.where(produced, energy / tokens, np.nan)
+    ran = time_s > 0
+    one = power_w(device, np.where(ran, busy_s / np.where(ran, time_s, 1.0), 0.0), options,
+                  variants)
+    watts = one * devices
+    energy = watts * time_s
+    hourly = usd_per_hour(device, one, options, variants) * devices
+    tokens = np.asarray(tokens, dtype=float)
+    produced = tokens > 0
+    per = np.where(produced, tokens, 1.0)
+    usd_1m = np.where(produced, hourly / SECONDS_PER_HOUR * time_s / per * 1e6, np.nan)
+    jpt = np.where(produced, energy / per, np.nan)
     return CostColumns(power_w=watts, energy_j=energy, j_per_token=jpt, usd_per_hour=hourly,
                        usd_per_1m_tokens=usd_1m)
 

@@ -173,16 +173,16 @@ def simulate_inference(ws: InferenceWorkloads, system: System, plan: Plan,
 def _metrics(pre: StepTimes, start: StepTimes, end: StepTimes, steps: int, plan: Plan,
              e2e: float, tokens: int, fp: Footprint, cost: CostSummary, fits: int) -> Metrics:
     """The request's metrics: the prefill plus `steps` decode steps at the mean of the two."""
-    def total(get) -> float:
-        return float(get(pre)[0] + steps * (get(start)[0] + get(end)[0]) / 2)
+    def total(p: np.ndarray, s: np.ndarray, e: np.ndarray):
+        return p[0] + steps * (s[0] + e[0]) / 2
 
     copies = plan.tp * plan.dp   # GPUs that each run one share of every kernel
     return Metrics(
-        time_s=e2e, compute_s=total(lambda s: s.compute_s), memory_s=total(lambda s: s.memory_s),
-        overhead_s=total(lambda s: s.overhead_s), recompute_s=0.0,
-        comm_s=total(lambda s: s.comm_s),
-        bound=str(dominant_bound(pre.bound_s[0] + steps * (start.bound_s[0] + end.bound_s[0])
-                                 / 2)),
+        time_s=e2e, compute_s=float(total(pre.compute_s, start.compute_s, end.compute_s)),
+        memory_s=float(total(pre.memory_s, start.memory_s, end.memory_s)),
+        overhead_s=float(total(pre.overhead_s, start.overhead_s, end.overhead_s)),
+        recompute_s=0.0, comm_s=float(total(pre.comm_s, start.comm_s, end.comm_s)),
+        bound=str(dominant_bound(total(pre.bound_s, start.bound_s, end.bound_s))),
         flops=(pre.flops + steps * (start.flops + end.flops) / 2) * copies,
         bytes=(pre.bytes + steps * (start.bytes + end.bytes) / 2) * copies,
         memory_bytes=fp.total_bytes, memory_capacity_bytes=fp.capacity_bytes,
