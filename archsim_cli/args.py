@@ -68,8 +68,16 @@ def add_precision(p: argparse.ArgumentParser, weights: bool = True, kv: bool = T
 
 
 def add_pricing(p: argparse.ArgumentParser, ideal: bool = True) -> None:
+    """How kernels are priced (which fitted profile, or the speed of light) and dollars."""
+    from simulator import ENGINES
+
     p.add_argument("--pricing", choices=["rent", "tco"], default="rent",
                    help="dollars from the spec's cloud rent, or as total cost of ownership")
+    p.add_argument("--engine", choices=ENGINES, default=None,
+                   help="whose measured kernels the device's fitted profile comes from "
+                        "(default trtllm where fitted)")
+    p.add_argument("--profile", default=None, metavar="YAML",
+                   help="price with this efficiency profile instead of the device's own")
     if ideal:
         p.add_argument("--ideal", action="store_true",
                        help="speed of light: efficiencies 1, no per-kernel overhead")
@@ -106,7 +114,13 @@ def request_of(args: argparse.Namespace) -> Request:
         from workloads.config import tp_plan_of
 
         tp_plan = tp_plan_of(args.model)
-    options = Options(precision=precision, ideal=bool(get("ideal")),
+    profile = None
+    if get("profile"):
+        from simulator import load_profile
+
+        profile = load_profile(args.profile)
+    options = Options(precision=precision, ideal=bool(get("ideal")), profile=profile,
                       cost=CostOptions(pricing=get("pricing") or "rent"),
-                      recompute=Recompute.parse(get("recompute") or "none"), tp_plan=tp_plan)
+                      recompute=Recompute.parse(get("recompute") or "none"), tp_plan=tp_plan,
+                      engine=get("engine"))
     return Request(model=get("model"), options=options)

@@ -9,7 +9,7 @@ from hwspecs.schema import DeviceSpec
 from simulator.core.cost import CostOptions
 from simulator.core.memory import Recompute
 from simulator.core.precision import Precision
-from simulator.core.profile import EfficiencyProfile, resolve_profile
+from simulator.core.profile import EfficiencyProfile, check_engine, resolve_profile
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,11 @@ class Options:
     cost: CostOptions = field(default_factory=CostOptions)
     recompute: Recompute = Recompute.NONE         # one device's training step (plans: Plan's)
     tp_plan: Mapping[str, str] | None = None      # the model's transformers base_model_tp_plan
+    engine: str | None = None                     # whose fitted kernels price it (profile.ENGINES)
+
+    def __post_init__(self) -> None:
+        check_engine(self.engine)
 
     def profile_for(self, device: DeviceSpec) -> EfficiencyProfile:
         """The profile that prices `device` under these options."""
-        return resolve_profile(device, self.profile, self.ideal)
+        return resolve_profile(device, self.profile, self.ideal, self.engine)

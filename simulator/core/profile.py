@@ -129,14 +129,29 @@ def check_profile_file(path: str | Path) -> None:
     load_profile(path)
 
 
+# The serving engines whose kernels a profile can be fitted to (`--engine`), the default first;
+# `torch` is eager PyTorch, what `archsim bench` measures.
+ENGINES = ("trtllm", "vllm", "sglang", "torch")
+DEFAULT_ENGINE = ENGINES[0]
+
+
+def check_engine(engine: str | None) -> str | None:
+    if engine is not None and engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; use {', '.join(ENGINES)}")
+    return engine
+
+
 def profile_path(device_name: str, engine: str | None = None) -> Path | None:
     """The shipped fitted profile of a device (`<device>.<engine>.yaml`), if any: the named
-    engine's, else the first in name order."""
+    engine's; without one, the default engine's, else the first in name order."""
     files = _calibration_files(os.stat(CALIBRATION_DIR).st_mtime_ns)
     if engine is not None:
-        name = f"{device_name}.{engine}.yaml"
+        name = f"{device_name}.{check_engine(engine)}.yaml"
         return CALIBRATION_DIR / name if name in files else None
     found = [f for f in files if f.startswith(f"{device_name}.") and f.count(".") == 2]
+    preferred = f"{device_name}.{DEFAULT_ENGINE}.yaml"
+    if preferred in found:
+        return CALIBRATION_DIR / preferred
     return CALIBRATION_DIR / found[0] if found else None
 
 
