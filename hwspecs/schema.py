@@ -112,6 +112,7 @@ class DeviceSpec:
     def matrix_peak(self, dtype: DType, sparse: bool = False) -> float:
         """Matrix-unit peak at a dtype; a clear error where the part has none."""
         table = self.matrix_sparse_peak_flops_per_s if sparse else self.matrix_peak_flops_per_s
+        dtype = dtype.matrix_format
         if dtype not in table:
             kind = "2:4-sparse" if sparse else "dense"
             have = ", ".join(d.value for d in table) or "none"
@@ -140,6 +141,7 @@ class DeviceSpec:
         """The peak a matrix kernel at `dtype` runs against, and the scale factor it follows:
         the matrix unit's, or fp32's vector figure where the part has no fp32 matrix mode."""
         table = self.matrix_sparse_peak_flops_per_s if sparse else self.matrix_peak_flops_per_s
+        dtype = dtype.matrix_format
         if dtype in table:
             return table[dtype], "matrix"
         if not sparse and dtype is DType.FP32 and DType.FP32 in self.vector_peak_flops_per_s:

@@ -10,11 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from itertools import product
 
-KERNELS = ("gemm", "grouped_gemm", "attention", "norm", "softmax", "elementwise", "embedding",
-           "copy")
+# What `archsim bench` times; records may also hold imported measurements of whole MoE layers
+# and of collectives (`validation.measure.aiconfigurator`).
+BENCH_KERNELS = ("gemm", "grouped_gemm", "attention", "norm", "softmax", "elementwise",
+                 "embedding", "copy")
+KERNELS = (*BENCH_KERNELS, "moe", "collective")
 # Shape parameters a case may carry; every record has all of them (empty where not used).
+# moe: a whole MoE layer (routing, experts, combine) of `tokens` tokens; collective: one
+# collective of `message_bytes` over `gpus` GPUs.
 SHAPE_FIELDS = ("m", "n", "k", "batch", "groups", "heads", "kv_heads", "q_len", "kv_len",
-                "head_dim", "causal", "rows", "cols", "vocab", "numel")
+                "head_dim", "causal", "window", "rows", "cols", "vocab", "numel", "tokens",
+                "hidden", "inter", "experts", "topk", "moe_tp", "moe_ep", "gpus",
+                "message_bytes")
+# Text parameters: the KV cache's dtype where it differs, and a MoE layer's routing
+# ("balanced", or "power_law_<alpha>" as aiconfigurator names them).
+TEXT_FIELDS = ("kv_dtype", "distribution")
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,18 @@ class Case:
     cols: int | None = None
     vocab: int | None = None
     numel: int | None = None
+    window: int | None = None          # sliding-window attention: keys each query sees
+    kv_dtype: str | None = None        # attention: the KV cache's dtype (default: dtype)
+    tokens: int | None = None
+    hidden: int | None = None
+    inter: int | None = None
+    experts: int | None = None
+    topk: int | None = None
+    moe_tp: int | None = None
+    moe_ep: int | None = None
+    distribution: str | None = None
+    gpus: int | None = None
+    message_bytes: int | None = None
 
     def __post_init__(self) -> None:
         if self.kernel not in KERNELS:
@@ -52,8 +74,8 @@ class Case:
                              f"{self.kv_len} keys needs a bottom-right mask torch's is_causal "
                              "does not give")
 
-    def shape(self) -> dict[str, int | bool | None]:
-        return {name: getattr(self, name) for name in SHAPE_FIELDS}
+    def shape(self) -> dict[str, int | bool | str | None]:
+        return {name: getattr(self, name) for name in (*SHAPE_FIELDS, *TEXT_FIELDS)}
 
     def label(self) -> str:
         used = ", ".join(f"{k}={v}" for k, v in self.shape().items() if v is not None)

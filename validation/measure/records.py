@@ -17,20 +17,29 @@ from typing import Any
 
 import pandas as pd
 
-from validation.measure.bench_shapes import KERNELS, SHAPE_FIELDS
+from validation.measure.bench_shapes import KERNELS, SHAPE_FIELDS, TEXT_FIELDS
 
 FORMAT = "archsim-kernel-measurements"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READS_VERSIONS = (1, 2)   # version 2 added columns; a version-1 file has them empty
 
 # Column -> pandas dtype, in file order. Shape parameters are empty where a kernel has none.
 COLUMNS: dict[str, str] = {
     "kernel": "string", "op": "string", "impl": "string", "dtype": "string",
+    **{name: "string" for name in TEXT_FIELDS},
     **{name: ("boolean" if name == "causal" else "Int64") for name in SHAPE_FIELDS},
     "flops": "float64", "read_bytes": "float64", "write_bytes": "float64", "launches": "Int64",
     "count": "Int64",   # kernels of a replayed workload a row stands for; empty for grid cases
     "median_s": "float64", "p10_s": "float64", "p25_s": "float64", "p75_s": "float64",
     "p90_s": "float64", "repeats": "Int64", "inner": "Int64", "noise_riqr": "float64",
 }
+
+
+# The columns of a version-1 file (every later version keeps them).
+_VERSION_1 = ("kernel", "op", "impl", "dtype", "m", "n", "k", "batch", "groups", "heads",
+              "kv_heads", "q_len", "kv_len", "head_dim", "causal", "rows", "cols", "vocab",
+              "numel", "flops", "read_bytes", "write_bytes", "launches", "count", "median_s",
+              "p10_s", "p25_s", "p75_s", "p90_s", "repeats", "inner", "noise_riqr")
 
 
 @dataclass(frozen=True)
@@ -97,21 +106,28 @@ def _read_meta(json_path: Path) -> dict[str, Any]:
         raise ValueError(f"{json_path}: not an archsim measurement file (no "
                          f"'format: {FORMAT}')")
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READS_VERSIONS:
         raise ValueError(f"{json_path}: measurement format version {version!r}, but this archsim "
-                         f"reads version {FORMAT_VERSION}; re-run archsim bench")
+                         f"reads versions {', '.join(map(str, READS_VERSIONS))}; re-run archsim "
+                         "bench")
     return meta
 
 
 def _parse_csv(csv_path: Path, data: bytes) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(io.BytesIO(data), dtype=COLUMNS)
+        header = pd.read_csv(io.BytesIO(data), nrows=0).columns
+        frame = pd.read_csv(io.BytesIO(data), dtype={c: t for c, t in COLUMNS.items()
+                                                     if c in header})
     except (ValueError, TypeError, pd.errors.ParserError) as exc:
         raise ValueError(f"{csv_path}: measurement table cannot be parsed ({exc})") from None
-    if list(frame.columns) != list(COLUMNS):
-        raise ValueError(f"{csv_path}: columns {list(frame.columns)} are not the format "
-                         f"{FORMAT_VERSION} columns")
-    return frame
+    if list(frame.columns) != [c for c in COLUMNS if c in frame.columns] \
+            or not set(_VERSION_1) <= set(frame.columns):
+        raise ValueError(f"{csv_path}: columns {list(frame.columns)} are not the format's "
+                         "columns")
+    for column, dtype in COLUMNS.items():     # an older version's file: the new ones empty
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+    return frame[list(COLUMNS)]
 
 
 def _check_values(csv_path: Path, frame: pd.DataFrame) -> None:

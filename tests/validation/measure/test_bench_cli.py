@@ -9,7 +9,7 @@ import json
 import pytest
 
 from archsim_cli.app import main
-from validation.measure.bench_shapes import KERNELS
+from validation.measure.bench_shapes import BENCH_KERNELS
 from validation.measure.fingerprint import usable_cpus
 from validation.measure.records import FORMAT_VERSION, read_measurements, with_rates
 
@@ -37,7 +37,7 @@ def quick(tmp_path_factory):
 
 def test_quick_bench_writes_every_kernel_class(quick):
     m = read_measurements(quick["csv_path"])
-    assert set(m.frame["kernel"]) == set(KERNELS)
+    assert set(m.frame["kernel"]) == set(BENCH_KERNELS)
     assert m.meta["format_version"] == FORMAT_VERSION and m.meta["grid"] == "quick"
     assert m.meta["complete"] and not m.meta["skipped"]
     assert (m.frame["median_s"] > 0).all() and (m.frame["repeats"] >= 5).all()

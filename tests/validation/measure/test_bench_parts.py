@@ -7,7 +7,7 @@ import time
 import pytest
 
 from validation.measure.bench_session import buffer_sets
-from validation.measure.bench_shapes import CPU_FULL, KERNELS, Case, build_grid, grid_for
+from validation.measure.bench_shapes import BENCH_KERNELS, CPU_FULL, Case, build_grid, grid_for
 from validation.measure.emit_spec import tdp_of
 from validation.measure.fingerprint import usable_cpus
 from validation.measure.host_load import HostLoad, busy_warning
@@ -21,7 +21,7 @@ def test_every_grid_covers_every_kernel_class_with_known_ops(device, quick):
     from validation.measure.bench_kernels import _BUILDERS
 
     cases = grid_for(device, quick)
-    assert {c.kernel for c in cases} == set(KERNELS)
+    assert {c.kernel for c in cases} == set(BENCH_KERNELS)
     assert len(set(cases)) == len(cases)
     for case in cases:
         work = work_of(case)
