@@ -65,10 +65,11 @@ class Case:
     def __post_init__(self) -> None:
         if self.kernel not in KERNELS:
             raise ValueError(f"unknown kernel class {self.kernel!r} (known: {', '.join(KERNELS)})")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-                raise ValueError(f"case {self.op}: {f.name} must be at least 1, not {value}")
+        values = self.__dict__
+        for name in _COUNT_FIELDS:
+            value = values[name]
+            if value is not None and value < 1:
+                raise ValueError(f"case {self.op}: {name} must be at least 1, not {value}")
         if self.causal and self.q_len not in (None, 1, self.kv_len):
             raise ValueError(f"case {self.op}: causal attention of {self.q_len} queries over "
                              f"{self.kv_len} keys needs a bottom-right mask torch's is_causal "
@@ -80,6 +81,9 @@ class Case:
     def label(self) -> str:
         used = ", ".join(f"{k}={v}" for k, v in self.shape().items() if v is not None)
         return f"{self.op}[{self.dtype}]({used})"
+
+
+_COUNT_FIELDS = tuple(f.name for f in fields(Case) if f.type == "int | None")
 
 
 @dataclass(frozen=True)

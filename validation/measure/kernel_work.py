@@ -7,7 +7,9 @@ counts. Bytes: a case runs as one fused kernel, so every input is read once and 
 written once, and what one op of the case makes and the next consumes never touches memory.
 An embedding gathers its rows, not the table (as the `embedding_gather` lowering prices it).
 Where torch runs a case as an eager chain of several kernels, the bench records the chain's
-counted traffic instead (`validation.measure.eager_chain`).
+counted traffic instead (`validation.measure.eager_chain`). Imported measurements add a whole
+MoE layer (its router and expert GEMMs, as `moe_layer_ops` writes them) and collectives
+(the message read and written once per GPU, no FLOPs).
 """
 
 from __future__ import annotations
@@ -82,13 +84,18 @@ def _one(target: str, inputs: list[Tensor], outputs: list[Tensor], attrs=None) -
     return [_op(target, inputs, outputs, ids(len(inputs)), ids(len(outputs)), attrs)]
 
 
+def _out(d: DType) -> DType:
+    """What a matrix kernel writes: fp8 ones write bf16, as the engines' fp8 layers do."""
+    return DType.BF16 if d.matrix_format is DType.FP8 else d
+
+
 def _mm(c: Case, d: DType) -> list[RawOp]:
-    if c.batch:
+    if c.batch and c.batch > 1:
         return _one("aten.bmm.default", [Tensor((c.batch, c.m, c.k), d),
                                          Tensor((c.batch, c.k, c.n), d)],
-                    [Tensor((c.batch, c.m, c.n), d)])
+                    [Tensor((c.batch, c.m, c.n), _out(d))])
     return _one("aten.mm.default", [Tensor((c.m, c.k), d), Tensor((c.k, c.n), d)],
-                [Tensor((c.m, c.n), d)])
+                [Tensor((c.m, c.n), _out(d))])
 
 
 def _grouped_mm(c: Case, d: DType) -> list[RawOp]:
@@ -100,11 +107,14 @@ def _grouped_mm(c: Case, d: DType) -> list[RawOp]:
 
 def _sdpa(c: Case, d: DType) -> list[RawOp]:
     q = Tensor((c.batch, c.heads, c.q_len, c.head_dim), d)
-    kv = Tensor((c.batch, c.kv_heads, c.kv_len, c.head_dim), d)
-    # NB: the call returns the output alone (a GPU kernel's log-sum-exp stays on chip).
+    kv = Tensor((c.batch, c.kv_heads, c.kv_len, c.head_dim),
+                DType.parse(c.kv_dtype) if c.kv_dtype else d)
+    # NB: the call returns the output alone (a GPU kernel's log-sum-exp stays on chip); an fp8
+    # attention writes bf16.
     return _one("aten._scaled_dot_product_efficient_attention.default", [q, kv, kv],
-                [Tensor(q.shape, d)], {"causal": bool(c.causal), "heads": c.heads,
-                                       "kv_heads": c.kv_heads, "q_len": c.q_len})
+                [Tensor(q.shape, _out(d))],
+                {"causal": bool(c.causal), "heads": c.heads, "kv_heads": c.kv_heads,
+                 "q_len": c.q_len, "sliding_window": c.window})
 
 
 def _rowwise(c: Case, d: DType) -> list[RawOp]:
@@ -139,9 +149,48 @@ def _copy(c: Case, d: DType) -> list[RawOp]:
     return _one("aten.clone.default", [Tensor((c.numel,), d)], [Tensor((c.numel,), d)])
 
 
+def moe_layer_ops(c: Case, d: DType, rows_per_rank: float) -> list[RawOp]:
+    """One GPU's share of a MoE layer of `c.tokens` tokens: the router GEMM, then the gated
+    experts' up (gate and up, 2 x inter / moe_tp wide) and down grouped GEMMs over the
+    `rows_per_rank` token-expert rows routed to this GPU's `experts / moe_ep` experts.
+
+    NB: routing bookkeeping (top-k, softmax, permute, combine) moves tokens x hidden and does
+    no matrix work; it is counted as the activations the GEMMs read and write."""
+    ids = _Ids()
+    local = max(c.experts // (c.moe_ep or 1), 1)
+    inter = max(c.inter // (c.moe_tp or 1), 1)
+    rows = max(int(round(rows_per_rank)), 1)
+    x, scores, xin, h, act, y = ids(6)
+    w_router, w_up, w_down, offs = ids(4)
+    t = Tensor((c.tokens, c.hidden), DType.BF16)
+    return [
+        _op("aten.mm.default", [t, Tensor((c.hidden, c.experts), DType.BF16)],
+            [Tensor((c.tokens, c.experts), DType.BF16)], [x, w_router], [scores]),
+        _op("aten._grouped_mm.default",
+            [Tensor((rows, c.hidden), d), Tensor((local, c.hidden, 2 * inter), d),
+             Tensor((local,), DType.INT32)], [Tensor((rows, 2 * inter), _out(d))],
+            [xin, w_up, offs], [h]),
+        _op("aten._grouped_mm.default",
+            [Tensor((rows, inter), d), Tensor((local, inter, c.hidden), d),
+             Tensor((local,), DType.INT32)], [Tensor((rows, c.hidden), _out(d))],
+            [act, w_down, offs], [y]),
+    ]
+
+
+def _moe(c: Case, d: DType) -> list[RawOp]:
+    return moe_layer_ops(c, d, c.tokens * c.topk / (c.moe_ep or 1))
+
+
+def _collective(c: Case, d: DType) -> list[RawOp]:
+    t = Tensor((c.message_bytes,), DType.INT8)
+    return _one("aten.clone.default", [t], [t])   # the message once in, once out, no FLOPs
+
+
 _OPS = {
     "mm": _mm, "bmm": _mm, "grouped_mm": _grouped_mm,
     "sdpa_prefill": _sdpa, "sdpa_decode": _sdpa,
     "rms_norm": _rowwise, "layer_norm": _rowwise, "softmax": _rowwise,
     "add": _add, "silu_mul": _silu_mul, "embedding": _embedding, "copy": _copy,
+    "moe_layer": _moe, "all_reduce": _collective, "all_gather": _collective,
+    "reduce_scatter": _collective, "all_to_all": _collective,
 }

@@ -39,7 +39,12 @@ def load_set(path: str | Path, spec: str | None = None) -> MeasuredSet:
             raise ValueError(f"{path}: no kernels-full.json or kernels-quick.json measurement "
                              "file in this folder")
     m = read_measurements(path)
-    device = load_device(spec) if spec else load_device(str(_spec_beside(m.csv_path.parent)))
+    if spec:
+        device = load_device(spec)
+    elif m.meta.get("device_ref") and not list(m.csv_path.parent.glob("*.yaml")):
+        device = load_device(m.meta["device_ref"])     # imported: a shipped device
+    else:
+        device = load_device(str(_spec_beside(m.csv_path.parent)))
     return MeasuredSet(m, device)
 
 
