@@ -12,7 +12,7 @@ NCCL's (see `simulator.comm.collectives`), so bus bandwidths compare with nccl-t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -27,9 +27,11 @@ from simulator.comm.collectives import (
 )
 from simulator.comm.collectives import algorithm as find_algorithm
 from simulator.comm.placement import check_group, place_on
+from simulator.core.profile import EfficiencyProfile
 
 __all__ = ["KINDS", "CommCost", "CommCosts", "LinearCost", "collective_costs",
-           "collective_models", "collective_time_s", "collective_times"]
+           "collective_models", "collective_overhead_s", "collective_time_s",
+           "collective_times"]
 
 NONE = "none"   # algorithm and level of a group of one: nothing moves
 
@@ -98,10 +100,13 @@ def _models(levels: tuple[LinkLevel, ...], num_devices: int, system_name: str, k
 
 
 def collective_time_s(system: System, kind: str, size_bytes: float, group_size: int,
-                      stride: int = 1, algorithm: str = "auto") -> CommCost:
-    """The time of one collective of `size_bytes` over a group; "auto" takes the fastest."""
+                      stride: int = 1, algorithm: str = "auto",
+                      profile: EfficiencyProfile | None = None) -> CommCost:
+    """The time of one collective of `size_bytes` over a group; "auto" takes the fastest.
+    `profile`: the device's fitted profile, whose collective fit prices the scale-up link."""
     size = _check_size(size_bytes)
-    level, models = collective_models(system, kind, group_size, stride, algorithm)
+    level, models = _group_models(system, kind, group_size, stride, algorithm, profile)
+    models = dict(models)
     if not models:
         return CommCost(kind, NONE, level, group_size, size, 0.0, 0.0, 0.0, 0.0)
     name, cost = min(models.items(), key=lambda item: _time(item[1], size))
@@ -134,16 +139,23 @@ def _table(models: tuple[tuple[str, LinearCost], ...]) -> _Table:
 
 
 def collective_times(system: System, kind: str, sizes_bytes, group_size: int,
-                     stride: int = 1, algorithm: str = "auto") -> np.ndarray:
+                     stride: int = 1, algorithm: str = "auto",
+                     profile: EfficiencyProfile | None = None) -> np.ndarray:
     """The time of each collective of `sizes_bytes` (an array), the fastest algorithm at
     each size: what a step's cost needs (`collective_costs` says which and how much)."""
     sizes = _checked_sizes(sizes_bytes)
-    level, models = _group_models(system, kind, group_size, stride, algorithm)
+    level, models = _group_models(system, kind, group_size, stride, algorithm, profile)
     if not models:
         return np.zeros_like(sizes)
     t = _table(models)
     best = (t.latency_s + t.s_per_byte * sizes.reshape(-1)).min(axis=0).reshape(sizes.shape)
     return np.where(sizes > 0, best, 0.0)
+
+
+def collective_overhead_s(profile: EfficiencyProfile, kind: str) -> float:
+    """The fixed cost of one collective call (launch and synchronization): the profile's
+    fitted one for this collective, else its per-kernel overhead."""
+    return profile.overhead_for("collective", kind)
 
 
 def _checked_sizes(sizes_bytes) -> np.ndarray:
@@ -153,19 +165,41 @@ def _checked_sizes(sizes_bytes) -> np.ndarray:
     return sizes
 
 
-def _group_models(system: System, kind: str, group_size: int, stride: int, algorithm: str):
+def _group_models(system: System, kind: str, group_size: int, stride: int, algorithm: str,
+                  profile: EfficiencyProfile | None = None):
     check_kind(kind)
     size, stride = check_group(group_size, stride)
-    return _models(system.levels, system.num_devices, system.name, kind, size, stride,
-                   algorithm)
+    levels = system.levels
+    if profile is not None and (profile.collective_efficiency or profile.collective_latency_s):
+        levels = _fitted_levels(levels, profile.collective_efficiency.get(kind),
+                                profile.collective_latency_s)
+    return _models(levels, system.num_devices, system.name, kind, size, stride, algorithm)
+
+
+@lru_cache(maxsize=1024)
+def _fitted_levels(levels: tuple[LinkLevel, ...], efficiency: float | None,
+                   latency_s: float) -> tuple[LinkLevel, ...]:
+    """The scale-up level (the innermost) as the device's fitted profile measured it: its
+    bandwidth efficiency for this collective, and its per-step latency where the spec
+    publishes none."""
+    if not levels:
+        return levels
+    inner = levels[0]
+    changes = {}
+    if efficiency is not None:
+        changes["efficiency"] = efficiency
+    if inner.latency_s == 0 and latency_s > 0:
+        changes["latency_s"] = latency_s
+    return (replace(inner, **changes),) + levels[1:] if changes else levels
 
 
 def collective_costs(system: System, kind: str, sizes_bytes, group_size: int, stride: int = 1,
-                     algorithm: str = "auto") -> CommCosts:
+                     algorithm: str = "auto",
+                     profile: EfficiencyProfile | None = None) -> CommCosts:
     """`collective_time_s` over an array of sizes (any shape) at once, with the algorithm,
     bytes sent and bandwidths of each."""
     sizes = _checked_sizes(sizes_bytes)
-    level, models = _group_models(system, kind, group_size, stride, algorithm)
+    level, models = _group_models(system, kind, group_size, stride, algorithm, profile)
     if not models:
         zeros = np.zeros_like(sizes)
         return CommCosts(kind, level, group_size, sizes, zeros, zeros.copy(),

@@ -23,6 +23,13 @@ PASSES = tuple(Pass)
 PASS_CODE = {p: i for i, p in enumerate(PASSES)}
 _MATRIX_CODES = np.array([KIND_CODE[k] for k in KINDS if k.on_matrix_unit])
 _OTHER_ROLES = (TensorRole.GRADIENT, TensorRole.OPTIMIZER_STATE, TensorRole.INDEX)
+# Kernel classes (a fitted profile's overheads and intervals are per class).
+CLASSES = ("gemm", "attention_prefill", "attention_decode",
+           *(k.value for k in KINDS if k not in (OpKind.GEMM, OpKind.GROUPED_GEMM,
+                                                  OpKind.ATTENTION)))
+_CLASS_OF_KIND = np.array([CLASSES.index("gemm") if k in (OpKind.GEMM, OpKind.GROUPED_GEMM)
+                           else CLASSES.index("attention_prefill") if k is OpKind.ATTENTION
+                           else CLASSES.index(k.value) for k in KINDS])
 # The columns a kernel's price depends on (`distinct`), and every per-op column.
 PRICE_COLUMNS = ("kind", "flops", "weight_read_bytes", "act_read_bytes", "act_write_bytes",
                  "kv_read_bytes", "kv_write_bytes", "other_bytes", "compute_dtype", "m", "n",
@@ -66,6 +73,22 @@ class OpArrays:
     @cached_property
     def is_view(self) -> np.ndarray:
         return self.kind == KIND_CODE[OpKind.VIEW]
+
+    @cached_property
+    def class_code(self) -> np.ndarray:
+        """Each row's index into CLASSES, the classes fitted profiles name: the kind, with
+        grouped GEMMs under gemm and attention split into prefill and decode (one query)."""
+        code = _CLASS_OF_KIND[self.kind]
+        decode = self.is_attention & (self.m <= 1)
+        return np.where(decode, CLASSES.index("attention_decode"), code)
+
+    @cached_property
+    def classes_present(self) -> tuple[int, ...]:
+        return tuple(int(c) for c in np.unique(self.class_code))
+
+    @property
+    def kernel_class(self) -> np.ndarray:
+        return np.asarray(CLASSES, dtype=object)[self.class_code]
 
     @cached_property
     def has_views(self) -> bool:

@@ -30,6 +30,7 @@ from simulator.core.efficiency import (
     gemm_efficiency,
     memory_efficiency,
 )
+from simulator.core.kernel_classes import decode_memory_efficiency, fraction_scale, overheads
 from simulator.core.precision import Precision
 from simulator.core.profile import EfficiencyProfile
 from simulator.core.variants import Variants
@@ -111,14 +112,16 @@ class Peaks:
     matrix_on_vector: np.ndarray
     vector: np.ndarray
     vector_on_matrix: np.ndarray
+    dtypes: tuple[str, ...]     # the compute dtype of each of `a.dtype_codes`
 
 
 def peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision) -> Peaks:
     """Per dtype present, the device's figures, spread to the rows by one table lookup."""
     codes = a.dtype_codes
-    m_peak, m_vec, s_peak, v_peak, v_mat = [], [], [], [], []
+    m_peak, m_vec, s_peak, v_peak, v_mat, names = [], [], [], [], [], []
     for code in codes:
         dtype = precision.activations if DTYPES[code] is traced else DTYPES[code]
+        names.append(dtype.value)
         on_matrix = code in a.matrix_dtype_codes
         dense, table = device.gemm_peak_entry(dtype) if on_matrix else (0.0, "matrix")
         m_peak.append(dense)
@@ -135,7 +138,8 @@ def peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision) 
         sparse_rows = on_matrix & (a.weight_elements > 0)
         matrix = np.where(sparse_rows, np.array(s_peak)[i], matrix)
         matrix_on_vector = matrix_on_vector & ~sparse_rows
-    return Peaks(matrix, matrix_on_vector, np.array(v_peak)[i], np.array(v_mat)[i])
+    return Peaks(matrix, matrix_on_vector, np.array(v_peak)[i], np.array(v_mat)[i],
+                 tuple(names))
 
 
 def _follow(base: np.ndarray, other: np.ndarray, own: np.ndarray, on_other: np.ndarray
@@ -155,8 +159,14 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     eff = np.where(a.is_attention,
                    attention_efficiency(a.m, a.n, a.k, a.batch, units, profile),
                    gemm_efficiency(a.m, a.n, a.k, a.batch, units, profile))
+    by_dtype = fraction_scale(a, profile, pk.dtypes)
+    if by_dtype is not None:
+        eff = eff * by_dtype
     moved = scaled_bytes(a, traced, precision)
     mem_eff = memory_efficiency(moved, profile)
+    decode = decode_memory_efficiency(a, moved, profile)
+    if decode is not None:
+        mem_eff = np.where(np.isnan(decode), mem_eff, decode)
     if variants is None:
         matrix_peak, vector_peak = pk.matrix[None, :], pk.vector[None, :]
         bw = device.mem_bw_bytes_per_s
@@ -175,14 +185,15 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     memory_s = moved / (bw * mem_eff)
     if variants is None:
         memory_s = memory_s[None, :]
-    overhead = profile.kernel_overhead_s
+    per_class = overheads(a, profile, pk.dtypes)
+    overhead = profile.kernel_overhead_s if per_class is None else per_class
     if a.has_views:
         overhead = np.where(a.is_view, 0.0, overhead)
         compute_s = np.where(a.is_view, 0.0, compute_s)
         memory_s = np.where(a.is_view, 0.0, memory_s)
     busy = np.maximum(compute_s, memory_s)
-    overhead_s = np.broadcast_to(overhead, busy.shape) if a.has_views \
-        else np.full(busy.shape, overhead)
+    overhead_s = np.full(busy.shape, overhead) if np.ndim(overhead) == 0 \
+        else np.broadcast_to(overhead, busy.shape)
     bound = np.where(overhead_s > busy, _OVERHEAD,
                      np.where(compute_s >= memory_s, _COMPUTE, _MEMORY)).astype(np.int8)
     return KernelTimes(compute_s=compute_s, memory_s=memory_s, overhead_s=overhead_s,

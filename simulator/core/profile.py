@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,29 @@ class EfficiencyProfile:
     attention_head_dim_half: float
     memory_half_bytes: float
     dequant_flops_per_element: float
+    # What a GPU's measured kernels show beyond one fraction and one overhead (empty or 0:
+    # off, the single figures above apply):
+    # - the matrix (and attention) fraction per compute dtype: fp8 is not twice bf16;
+    matrix_fraction_by_dtype: Mapping[str, float] = field(default_factory=dict)
+    attention_fraction_by_dtype: Mapping[str, float] = field(default_factory=dict)
+    # - a fixed cost per kernel class ("gemm", "gemm.fp8", "attention_prefill",
+    #   "attention_decode", "moe", "collective.all_reduce", ...), most specific key first;
+    overheads: Mapping[str, float] = field(default_factory=dict)
+    # - decode attention (one query per sequence) as the read of its KV cache, at its own
+    #   bandwidth fraction, ramping in the bytes read and in the batch x heads it spreads over;
+    decode_memory_fraction: float = 0.0
+    decode_half_bytes: float = 0.0
+    decode_parallel_half: float = 0.0
+    # - collectives inside the scale-up domain: the link's bandwidth efficiency per
+    #   collective (their fixed costs are `overheads["collective.<kind>"]`), and the per-step
+    #   link latency the fit found (used where the device's spec publishes none).
+    collective_efficiency: Mapping[str, float] = field(default_factory=dict)
+    collective_latency_s: float = 0.0
+    # Where the profile comes from: the device and engine it was fitted on, and how it got to
+    # this device ("fitted", or "transferred from <device>" by `transfer_profile`).
+    fitted_on: str = ""
+    engine: str = ""
+    provenance: str = ""
     fitted: bool = False
     ideal: bool = False
     # Calibration residuals per kernel class: (p10, p90) of measured / predicted time.
@@ -61,9 +84,34 @@ class EfficiencyProfile:
                                  f"not {value}")
         if self.kernel_overhead_s < 0:
             raise ValueError(f"efficiency profile {self.name!r}: kernel_overhead_s is negative")
+        fractions = {**self.matrix_fraction_by_dtype, **self.attention_fraction_by_dtype,
+                     **{f"collective_efficiency.{k}": v
+                        for k, v in self.collective_efficiency.items()}}
+        bad = [k for k, v in fractions.items() if not 0 < v <= 1]
+        if bad or not 0 <= self.decode_memory_fraction <= 1:
+            raise ValueError(f"efficiency profile {self.name!r}: fractions must be in (0, 1]: "
+                             f"{', '.join(bad) or 'decode_memory_fraction'}")
+        if any(v < 0 for v in self.overheads.values()) or self.collective_latency_s < 0:
+            raise ValueError(f"efficiency profile {self.name!r}: a fixed cost is negative")
+
+    def overhead_for(self, kernel_class: str, dtype: str = "") -> float:
+        """The fixed cost of one kernel of a class (`class.dtype` first, then `class`)."""
+        o = self.overheads
+        return o.get(f"{kernel_class}.{dtype}", o.get(kernel_class, self.kernel_overhead_s))
+
+    @property
+    def origin(self) -> str:
+        """One line: what priced it, where it was fitted, and how it came here."""
+        if self.ideal:
+            return "speed of light (ideal)"
+        if not self.fitted:
+            return f"{self.name}"
+        return f"{self.name} ({self.provenance or 'fitted'})"
 
 
 _PROFILE_KEYS = {f.name for f in fields(EfficiencyProfile)}
+_OPTIONAL = {f.name for f in fields(EfficiencyProfile) if f.default is not MISSING
+             or f.default_factory is not MISSING}
 
 
 @cache
@@ -96,7 +144,11 @@ def ideal(profile: EfficiencyProfile) -> EfficiencyProfile:
                    kernel_overhead_s=0.0, gemm_k_half=0.0, gemm_m_half=0.0,
                    attention_kv_half=0.0, attention_q_half=0.0,
                    attention_head_dim_half=0.0, memory_half_bytes=0.0, ideal=True,
-                   intervals={}, measured_range={})
+                   intervals={}, measured_range={}, matrix_fraction_by_dtype={},
+                   attention_fraction_by_dtype={}, overheads={}, decode_memory_fraction=0.0,
+                   decode_half_bytes=0.0, decode_parallel_half=0.0,
+                   collective_efficiency={k: 1.0 for k in profile.collective_efficiency},
+                   collective_latency_s=0.0)
 
 
 def load_profile(path: str | Path) -> EfficiencyProfile:
@@ -110,7 +162,7 @@ def load_profile(path: str | Path) -> EfficiencyProfile:
     merged = {**_shape_defaults(), **raw}
     merged["gemm_tile_m"] = tuple(merged["gemm_tile_m"])
     merged["intervals"] = {k: tuple(v) for k, v in merged.get("intervals", {}).items()}
-    missing = _PROFILE_KEYS - set(merged) - {"fitted", "ideal", "intervals", "measured_range"}
+    missing = _PROFILE_KEYS - set(merged) - _OPTIONAL
     if missing:
         raise ValueError(f"{path}: missing profile field(s) {', '.join(sorted(missing))}")
     return EfficiencyProfile(**merged)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.comm.costs import collective_time_s, collective_times
+from simulator.comm.costs import collective_overhead_s, collective_time_s, collective_times
 from simulator.core.arrays import OpArrays
 from simulator.core.options import Options
 from simulator.core.precision import Precision
@@ -128,22 +128,22 @@ def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: 
     """A forward step's communication: TP all-reduces, EP dispatch and combine beyond the TP
     group, pipeline sends (each with one kernel overhead per collective)."""
     scale = precision.activations.bits / w.dtype.bits
-    overhead = profile.kernel_overhead_s
     comm = 0.0
     sizes, calls = r.tp_fwd_sizes
     if plan.tp > 1 and sizes.size:
-        t = collective_times(system, "all_reduce", sizes * scale, plan.tp)
-        comm += float(t @ calls + overhead * calls.sum())
+        t = collective_times(system, "all_reduce", sizes * scale, plan.tp, profile=profile)
+        comm += float(t @ calls + collective_overhead_s(profile, "all_reduce") * calls.sum())
     sizes, calls = r.ep_sizes
     if plan.ep > plan.tp and sizes.size:
         sizes = sizes * scale / plan.tp * plan.expert_imbalance
-        t = collective_times(system, "all_to_all", sizes, plan.ep)
-        comm += 2 * float(t @ calls + overhead * calls.sum())
+        t = collective_times(system, "all_to_all", sizes, plan.ep, profile=profile)
+        comm += 2 * float(t @ calls + collective_overhead_s(profile, "all_to_all")
+                          * calls.sum())
     if plan.pp > 1:
         boundary = w.tokens * w.model.hidden_size * precision.activations.bytes
-        hop = collective_time_s(system, "send_recv", boundary, plan.pp,
-                                plan.tp * plan.dp).time_s
-        comm += (plan.pp - 1) * (hop + overhead)
+        hop = collective_time_s(system, "send_recv", boundary, plan.pp, plan.tp * plan.dp,
+                                profile=profile).time_s
+        comm += (plan.pp - 1) * (hop + collective_overhead_s(profile, "send_recv"))
     return comm
 
 

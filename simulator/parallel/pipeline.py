@@ -18,6 +18,7 @@ import numpy as np
 
 from hwspecs.schema import System
 from simulator.comm.costs import collective_time_s
+from simulator.core.profile import EfficiencyProfile
 from simulator.parallel.plan import Plan, Schedule
 
 
@@ -68,11 +69,13 @@ def per_stage(slot_values: np.ndarray, layers: int, pp: int) -> np.ndarray:
     return np.bincount(stage_of_slot(layers, pp), weights=slot_values, minlength=pp)
 
 
-def p2p_time_s(system: System, plan: Plan, activation_bytes: float) -> float:
+def p2p_time_s(system: System, plan: Plan, activation_bytes: float,
+               profile: EfficiencyProfile | None = None) -> float:
     """One stage's send and receive of one micro-batch's boundary activations, forward and
     backward together (v of each per micro-batch when interleaved)."""
     if plan.pp == 1 or activation_bytes <= 0:
         return 0.0
     stride = plan.tp * plan.cp * plan.dp
-    one = collective_time_s(system, "send_recv", activation_bytes, plan.pp, stride).time_s
+    one = collective_time_s(system, "send_recv", activation_bytes, plan.pp, stride,
+                            profile=profile).time_s
     return 2.0 * plan.vp * one

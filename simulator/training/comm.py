@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.comm.costs import collective_times
+from simulator.comm.costs import collective_overhead_s, collective_times
 from simulator.core.memory import Recompute
 from simulator.parallel.params import ParamSlots
 from simulator.parallel.pipeline import p2p_time_s, per_stage, stage_of_slot
@@ -58,8 +58,8 @@ def _calls(prep: Prepared, kind: str, sizes: np.ndarray, group: int, stride: int
     """Time of each collective call of `sizes` bytes, launch included (0 for a group of 1)."""
     if group == 1 or sizes.size == 0:
         return np.zeros(sizes.shape)
-    times = collective_times(prep.system, kind, sizes, group, stride)
-    return times + np.where(sizes > 0, prep.profile.kernel_overhead_s, 0.0)
+    times = collective_times(prep.system, kind, sizes, group, stride, profile=prep.profile)
+    return times + np.where(sizes > 0, collective_overhead_s(prep.profile, kind), 0.0)
 
 
 def _per_slot(prep: Prepared, slots: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -183,9 +183,9 @@ def _p2p(prep: Prepared, plan: Plan, seq: int) -> float:
     sliced = plan.tp > 1 and (plan.sp or plan.overlap.p2p_scatter_gather)
     key = ("p2p", plan.pp, plan.tp, plan.cp * plan.dp, plan.vp, whole, sliced, plan.sp)
     if key not in prep.comm:
-        t = p2p_time_s(prep.system, plan, whole / plan.tp if sliced else whole)
+        t = p2p_time_s(prep.system, plan, whole / plan.tp if sliced else whole, prep.profile)
         if t > 0:
-            t += 2 * plan.vp * prep.profile.kernel_overhead_s
+            t += 2 * plan.vp * collective_overhead_s(prep.profile, "send_recv")
             if sliced and not plan.sp:
                 gather = float(_calls(prep, "all_gather", np.array([whole]), plan.tp, 1)[0])
                 t += 2 * plan.vp * gather
