@@ -22,4 +22,5 @@ pages = [
     st.Page("app_pages/explore.py", title="Explore", url_path="explore"),
     st.Page("app_pages/hardware.py", title="Hardware", url_path="hardware"),
 ]
-st.navigation(pages).run()
+with state.user_errors(stop=False):     # the app's one error boundary: never a traceback
+    st.navigation(pages).run()

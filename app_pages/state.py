@@ -20,9 +20,8 @@ import streamlit as st
 
 from hwspecs import DeviceSpec, device_names, load_device
 from hwspecs.dtypes import DType
-from hwspecs.errors import SpecError
+from hwspecs.errors import USER_ERRORS, SpecError, describe  # noqa: F401 (the pages' USER_ERRORS)
 
-USER_ERRORS = (ValueError, LookupError, OSError)
 INPUT_PREFIX = "in_"           # widget keys kept when the user switches pages
 _CUSTOM_DEVICES = "custom_devices"
 _UPLOAD_DIR = Path(tempfile.gettempdir()) / "archsim-app-uploads"
@@ -45,18 +44,18 @@ def default(key: str, value) -> None:
 
 
 def message_of(exc: BaseException) -> str:
-    """The one sentence a user error carries (a LookupError's str() adds quotes)."""
-    if isinstance(exc, LookupError) and exc.args:
-        return str(exc.args[0])
-    return str(exc)
+    """The one sentence an error carries (`hwspecs.errors.describe`)."""
+    return describe(exc)[0]
 
 
 @contextlib.contextmanager
 def user_errors(stop: bool = True) -> Iterator[None]:
-    """Show a user error as one line in the page instead of a traceback."""
+    """The app's error boundary: any error is one line in the page, never a traceback.
+
+    Streamlit's own stop and rerun are BaseExceptions and pass through."""
     try:
         yield
-    except USER_ERRORS as exc:
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes one line
         st.error(message_of(exc))
         if stop:
             st.stop()

@@ -1,13 +1,16 @@
-"""Argument parsing and the one place user errors become a line on stderr and exit code 2."""
+"""Argument parsing and the one place errors become a line on stderr (exit code 2 for a user
+error, 1 for archsim's own)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
 import archsim_cli
+from hwspecs.errors import describe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,14 +28,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
+    """Run one command. The one error boundary of the CLI: a user error is one line on stderr
+    and exit code 2; an error of archsim's own is one line and exit code 1 (with
+    ARCHSIM_DEBUG=1 it is raised, traceback and all)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, LookupError, OSError) as exc:
-        message = exc.args[0] if isinstance(exc, LookupError) and exc.args else str(exc)
-        print(f"archsim: error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("archsim: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the boundary: every error becomes one line
+        message, users = describe(exc)
+        if not users and os.environ.get("ARCHSIM_DEBUG"):
+            raise
+        print(f"archsim: error: {message}", file=sys.stderr)
+        return 2 if users else 1

@@ -10,8 +10,42 @@ from archsim_cli.defaults import DEFAULT_DTYPE, DEFAULT_MODEL, DEFAULT_SEQ
 
 
 def csv_of(kind):
-    """A comma-separated list argument: '1,2,4' -> (1, 2, 4)."""
-    return lambda text: tuple(kind(x.strip()) for x in text.split(",") if x.strip())
+    """A comma-separated list argument: '1,2,4' -> (1, 2, 4); an empty list is refused."""
+    def parse(text: str) -> tuple:
+        values = tuple(kind(x.strip()) for x in text.split(",") if x.strip())
+        if not values:
+            raise argparse.ArgumentTypeError(f"needs at least one value (e.g. 1,2,4), not "
+                                             f"{text!r}")
+        return values
+    parse.__name__ = "list"
+    return parse
+
+
+def whole(low: int = 1):
+    """An argparse type: a whole number of at least `low` (`--gpus -8` is refused here)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def positive(text: str) -> float:
+    """An argparse type: a finite number above 0 (`--tokens=-1e12` is refused here)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, not {text}")
+    return value
 
 
 def add_model(p: argparse.ArgumentParser, required: bool = False) -> None:
@@ -24,10 +58,10 @@ def add_model(p: argparse.ArgumentParser, required: bool = False) -> None:
 def add_step(p: argparse.ArgumentParser) -> None:
     """One step of a model: phase, batch and lengths."""
     p.add_argument("--phase", choices=["prefill", "decode", "train"], default="prefill")
-    p.add_argument("--batch", type=int, default=1, help="sequences per step")
-    p.add_argument("--seq", type=int, default=DEFAULT_SEQ,
+    p.add_argument("--batch", type=whole(), default=1, help="sequences per step")
+    p.add_argument("--seq", type=whole(), default=DEFAULT_SEQ,
                    help="prompt or training sequence length; decode: the default --context")
-    p.add_argument("--context", type=int, default=None,
+    p.add_argument("--context", type=whole(0), default=None,
                    help="decode: KV-cache length before the step (default: --seq)")
 
 
@@ -38,7 +72,7 @@ def add_system(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def add_gpus(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--gpus", type=int, default=None,
+    p.add_argument("--gpus", type=whole(), default=None,
                    help=f"GPUs (default: {what}; with --search, the system's)")
 
 
@@ -46,8 +80,8 @@ def add_plan(p: argparse.ArgumentParser, training: bool) -> None:
     """The parallel plan's degrees (training adds CP, virtual stages, ZeRO, micro-batches)."""
     names = ("tp", "pp", "cp", "ep", "vp") if training else ("tp", "pp", "ep")
     for name in names:
-        p.add_argument(f"--{name}", type=int, default=1)
-    p.add_argument("--dp", type=int, default=None if training else 1,
+        p.add_argument(f"--{name}", type=whole(), default=1)
+    p.add_argument("--dp", type=whole(), default=None if training else 1,
                    help="data-parallel replicas" + (" (default: what fills --gpus)"
                                                     if training else ""))
     p.add_argument("--imbalance", type=float, default=1.0,
@@ -86,12 +120,48 @@ def add_pricing(p: argparse.ArgumentParser, ideal: bool = True) -> None:
 def add_search(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--search", action="store_true", help=f"rank every feasible plan ({what})")
     p.add_argument("--objective", choices=["throughput", "cost"], default="throughput")
-    p.add_argument("--top", type=int, default=10, help="plans to show with --search")
+    p.add_argument("--top", type=whole(), default=10, help="plans to show with --search")
 
 
 def add_json(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true",
                    help="print machine-readable JSON (SI units, keys named with the unit)")
+
+
+def check_gpus(gpus: int | None, degrees: dict[str, int | None]) -> None:
+    """`--gpus` and every degree given must agree: `--gpus 8 --tp 2 --dp 3` is 6 GPUs, not 8."""
+    given = {k: v for k, v in degrees.items() if v is not None}
+    if gpus is None or len(given) < len(degrees):
+        return
+    product = 1
+    for v in given.values():
+        product *= v
+    if product != gpus:
+        from hwspecs.errors import InputError
+
+        names = " x ".join(given)
+        values = " x ".join(str(v) for v in given.values())
+        raise InputError(f"--gpus {gpus} does not match {names} = {values} = {product} GPUs; "
+                         "give --gpus or the degrees so that they agree")
+
+
+def check_plan_first(model: str, plan, num_devices: int, seq: int, training: bool) -> None:
+    """Refuse a plan the config alone shows impossible (heads, layers, experts), before the
+    seconds a trace takes; the full check runs again on the traced model."""
+    from simulator import check_plan
+    from workloads import load_config
+    from workloads.config_check import shape_of
+    from workloads.op import ModelFacts
+
+    cfg = load_config(model)
+    shape = shape_of(cfg.data)
+    if shape is None:
+        return
+    facts = ModelFacts(name=cfg.name, architecture=cfg.model_type, params=0, active_params=0,
+                       layers=shape["layers"], hidden_size=0, heads=shape["heads"],
+                       kv_heads=shape["kv_heads"], head_dim=0, vocab_size=0,
+                       experts=shape["experts"])
+    check_plan(plan, facts, num_devices, seq, training=training)
 
 
 @dataclass(frozen=True)

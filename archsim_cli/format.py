@@ -27,6 +27,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def gpus_on(gpus: int, system: str) -> str:
+    """'4 x h100-sxm' for a device scaled to 4 (its system is named 'h100-sxmx4'), '64 GPUs of
+    dgx-h100x8' for nodes of a shipped system."""
+    import re
+
+    from hwspecs import device_names
+
+    devices = device_names()
+    m = re.fullmatch(r"(.+?)x(\d+)", system)
+    if system in devices:
+        return f"{gpus} x {system}"
+    if m and m.group(1) in devices:
+        return f"{gpus} x {m.group(1)}"
+    return f"{gpus} GPUs of {system}"
+
+
 def print_json(obj: Any) -> None:
     json.dump(_plain(obj), sys.stdout, indent=2)
     sys.stdout.write("\n")

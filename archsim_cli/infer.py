@@ -13,10 +13,13 @@ from archsim_cli.args import (
     add_pricing,
     add_search,
     add_system,
+    check_gpus,
+    check_plan_first,
     request_of,
+    whole,
 )
 from archsim_cli.defaults import DEFAULT_SYSTEM
-from archsim_cli.format import money, print_json, print_search, print_table, search_json
+from archsim_cli.format import gpus_on, money, print_json, print_search, print_table, search_json
 
 
 def register(sub) -> None:
@@ -26,9 +29,9 @@ def register(sub) -> None:
     add_system(p, DEFAULT_SYSTEM)
     add_gpus(p, "tp x pp x dp")
     add_plan(p, training=False)
-    p.add_argument("--batch", type=int, default=1, help="concurrent sequences per replica")
-    p.add_argument("--input-len", type=int, default=1024)
-    p.add_argument("--output-len", type=int, default=128)
+    p.add_argument("--batch", type=whole(), default=1, help="concurrent sequences per replica")
+    p.add_argument("--input-len", type=whole(), default=1024)
+    p.add_argument("--output-len", type=whole(), default=128)
     add_precision(p)
     add_pricing(p)
     add_search(p, "tp, pp, and ep for MoE")
@@ -52,19 +55,24 @@ def _workloads(args):
 def _run(args: argparse.Namespace) -> int:
     from simulator import Plan, simulate_inference, system_for_gpus
 
+    if not args.search:
+        check_gpus(args.gpus, {"tp": args.tp, "pp": args.pp, "dp": args.dp})
     gpus = args.gpus or (None if args.search else args.tp * args.pp * args.dp)
     system = system_for_gpus(args.system, gpus)
+    plan = None
+    if not args.search:
+        plan = Plan(tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
+                    expert_imbalance=args.imbalance)
+        check_plan_first(args.model, plan, system.num_devices, args.input_len, training=False)
     ws = _workloads(args)
     options = request_of(args).options
     if args.search:
         return _search(args, ws, system, options)
-    plan = Plan(tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
-                expert_imbalance=args.imbalance)
     r = simulate_inference(ws, system, plan, options)
     if args.json:
         print_json(r.summary())
         return 0
-    print_table(f"{r.model} serving on {r.gpus} x {r.system}: {plan.serving_label()}, batch "
+    print_table(f"{r.model} serving on {gpus_on(r.gpus, r.system)}: {plan.serving_label()}, batch "
                 f"{r.batch}, {r.input_len} in / {r.output_len} out", ["", "value"], [
                     ("time to first token", f"{r.ttft_s * 1e3:,.2f} ms"),
                     ("time per output token", f"{r.tpot_s * 1e3:,.3f} ms"),

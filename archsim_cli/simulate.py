@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.args import add_json, add_model, add_precision, add_pricing, add_step, request_of
+from archsim_cli.args import (
+    add_json,
+    add_model,
+    add_precision,
+    add_pricing,
+    add_step,
+    request_of,
+    whole,
+)
 from archsim_cli.defaults import DEFAULT_DEVICE, DEFAULT_DEVICES
 from archsim_cli.format import money, print_json, print_memory, print_table, seconds
 
@@ -25,7 +33,7 @@ def register(sub) -> None:
     _add_common(p)
     p.add_argument("--hw", default=DEFAULT_DEVICE, help="device name or YAML path")
     p.add_argument("--plot", default=None, metavar="PNG", help="write a roofline chart")
-    p.add_argument("--ops", type=int, default=0, metavar="N",
+    p.add_argument("--ops", type=whole(0), default=0, metavar="N",
                    help="also print the N slowest kernels")
     p.set_defaults(run=_simulate)
 

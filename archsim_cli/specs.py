@@ -134,6 +134,11 @@ def _validate_one(path: str) -> None:
     from hwspecs.registry import load_device, load_system
     from simulator import check_profile_file
 
+    if Path(path).is_dir():
+        from hwspecs.errors import SpecError
+
+        raise SpecError(path, "", "is a directory; give spec files or a glob such as "
+                        f"'{path.rstrip('/')}/*.yaml'")
     kind = _kind_of(path) if Path(path).exists() else "device"
     if kind == "system":
         load_system(path)
@@ -144,6 +149,8 @@ def _validate_one(path: str) -> None:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from hwspecs.errors import USER_ERRORS, message_of
+
     paths: list[str] = []
     for pattern in args.paths:
         found = sorted(glob.glob(pattern, recursive=True))
@@ -153,8 +160,8 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             _validate_one(path)
             results.append({"path": path, "ok": True, "error": None})
-        except (ValueError, LookupError, OSError) as exc:
-            results.append({"path": path, "ok": False, "error": str(exc)})
+        except USER_ERRORS as exc:
+            results.append({"path": path, "ok": False, "error": message_of(exc)})
     bad = [r for r in results if not r["ok"]]
     if args.json:
         print_json({"files": results, "ok": not bad})

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from archsim_cli.args import add_json
+from archsim_cli.args import add_json, whole
 from archsim_cli.format import print_json, print_table
 
 _FRONT_ROWS = 12
+DEFAULT_MAX_POINTS = 2_000_000      # about 20 s on 2 cores
 
 
 def register(sub) -> None:
@@ -21,9 +23,12 @@ def register(sub) -> None:
                         "to resume an interrupted sweep")
     p.add_argument("--dask", default=None, metavar="local|tcp://HOST:PORT",
                    help="run the chunks on a Dask LocalCluster or an existing scheduler")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=whole(), default=None,
                    help="processes (or LocalCluster workers); default: the CPU count")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--max-points", type=whole(), default=DEFAULT_MAX_POINTS, metavar="N",
+                   help="refuse a grid of more points than this, saying how long it would "
+                        f"take (default {DEFAULT_MAX_POINTS:,})")
     add_json(p)
     p.set_defaults(run=_sweep)
 
@@ -32,6 +37,11 @@ def _sweep(args: argparse.Namespace) -> int:
     from simulator import best_points, load_grid, pareto_front, run_sweep
 
     grid = load_grid(args.grid)
+    estimate = grid.estimate()
+    if grid.num_points > args.max_points:
+        raise ValueError(f"{args.grid}: the grid asks for {estimate}; that is more than "
+                         f"--max-points {args.max_points:,} (raise it to run anyway)")
+    print(f"sweep: {estimate}", file=sys.stderr, flush=True)
     run = run_sweep(grid, args.out, workers=args.workers, dask=args.dask,
                     progress=not args.no_progress)
     best, front = best_points(run.frame), pareto_front(run.frame)

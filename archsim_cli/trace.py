@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from archsim_cli.args import add_json
+from archsim_cli.args import add_json, whole
 from archsim_cli.format import print_json, print_table
 
 
@@ -18,10 +18,10 @@ def register(sub) -> None:
     p.add_argument("--model", required=True,
                    help="catalog name (see `archsim models`), config.json path or Hub id")
     p.add_argument("--phase", choices=["train", "prefill", "decode"], default="prefill")
-    p.add_argument("--batch", type=int, default=1, help="sequences per step")
-    p.add_argument("--seq", type=int, default=2048,
+    p.add_argument("--batch", type=whole(), default=1, help="sequences per step")
+    p.add_argument("--seq", type=whole(), default=2048,
                    help="tokens per sequence (train, prefill); decode: the default --context")
-    p.add_argument("--context", type=int, default=None,
+    p.add_argument("--context", type=whole(0), default=None,
                    help="decode: KV-cache length before the step (default --seq)")
     p.add_argument("--dtype", default="bf16", help="precision to trace at (bf16, fp16, fp32)")
     p.add_argument("--no-fuse", nargs="+", default=[], metavar="PASS",

@@ -13,10 +13,15 @@ from archsim_cli.args import (
     add_pricing,
     add_search,
     add_system,
+    check_gpus,
+    check_plan_first,
+    positive,
     request_of,
+    whole,
 )
 from archsim_cli.defaults import DEFAULT_SEQ, DEFAULT_SYSTEM
 from archsim_cli.format import (
+    gpus_on,
     money,
     print_json,
     print_memory,
@@ -38,12 +43,12 @@ def register(sub) -> None:
     p.add_argument("--fsdp", action="store_true", help="FSDP FULL_SHARD (same as --zero 3)")
     p.add_argument("--recompute", choices=["none", "selective", "full"], default=None,
                    help="activation recompute (default none; with --search, all are tried)")
-    p.add_argument("--micro-batch", type=int, default=1)
-    p.add_argument("--global-batch", type=int, default=None,
+    p.add_argument("--micro-batch", type=whole(), default=1)
+    p.add_argument("--global-batch", type=whole(), default=None,
                    help="sequences per step (default: one micro-batch per DP rank)")
-    p.add_argument("--seq", type=int, default=DEFAULT_SEQ)
+    p.add_argument("--seq", type=whole(), default=DEFAULT_SEQ)
     add_precision(p, weights=False, kv=False)
-    p.add_argument("--tokens", type=float, default=None,
+    p.add_argument("--tokens", type=positive, default=None,
                    help="also give the days and dollars to train on this many tokens")
     p.add_argument("--overlap-tp", action="store_true", help="hide TP collectives in GEMMs")
     p.add_argument("--no-overlap-dp", action="store_true",
@@ -77,8 +82,13 @@ def _run(args: argparse.Namespace) -> int:
     from simulator import evaluate, prepare, system_for_gpus
     from workloads import get_workload
 
+    if not args.search:
+        check_gpus(args.gpus, {"tp": args.tp, "pp": args.pp, "cp": args.cp, "dp": args.dp})
     gpus = args.gpus or (None if args.search else args.tp * args.pp * args.cp * (args.dp or 1))
     system = system_for_gpus(args.system, gpus)
+    if not args.search:
+        check_plan_first(args.model, _plan(args, args.gpus), system.num_devices, args.seq,
+                         training=True)
     workload = get_workload(args.model, "train", batch=1, seq=args.seq, dtype=DType.BF16)
     prep = prepare(workload, system, request_of(args).options)
     if args.search:
@@ -119,7 +129,7 @@ _TOTALS = ("exposed_comm_s", "comm_s")   # summaries, not parts of the step
 
 def _print_report(r) -> None:
     s = r.summary()
-    title = (f"{r.model} training on {r.gpus} x {r.system}: {r.plan.label()}, "
+    title = (f"{r.model} training on {gpus_on(r.gpus, r.system)}: {r.plan.label()}, "
              f"seq {r.seq}, global batch {r.plan.batch}")
     rows = [("step time", f"{r.step_time_s:,.4f} s"), ("tokens/s", f"{r.tokens_per_s:,.0f}"),
             ("MFU / HFU", f"{r.mfu:.1%} / {r.hfu:.1%}"),

@@ -1,6 +1,6 @@
 """Read device and system YAML strictly: every key known, every number sourced and plausible.
 
-`yaml.safe_load` only. Validation runs to the end before anything is built, so a bad file
+Safe YAML only (`hwspecs.yaml_strict`). Validation runs to the end before anything is built, so a bad file
 raises one `SpecError` naming the file and the field, and nothing is half-loaded.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hwspecs import yaml_strict
 from hwspecs.dtypes import DType
 from hwspecs.errors import SpecError
 from hwspecs.rules import (
@@ -26,6 +26,9 @@ from hwspecs.units import from_si, unit_of
 
 _DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]*$")
+MAX_SPEC_BYTES = 1_000_000      # a device spec is about 5 KB
+_REPR = reprlib.Repr()           # bounded: never the whole repr of an aliased YAML tree
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxstring = 2, 4, 4, 30
 
 
 class Checked:
@@ -46,20 +49,17 @@ class Checked:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A spec file's mapping: strict YAML (`yaml_strict`: no key twice, bounded size and
+    nesting, libyaml where installed), refused as one `SpecError` naming the file."""
     path = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = yaml_strict.load_file(path, MAX_SPEC_BYTES, "spec file")
     except OSError as exc:
         raise SpecError(path, "", f"cannot be read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(path, "", f"is not UTF-8 text (byte {exc.start})") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "cannot be parsed"
-        raise SpecError(path, "", f"broken YAML{where}: {problem}") from None
+    except yaml_strict.YamlRefused as exc:
+        raise SpecError(path, "", str(exc)) from None
+    if raw is None:
+        raise SpecError(path, "", "is empty; a spec is a YAML mapping of fields")
     if not isinstance(raw, dict):
         raise SpecError(path, "", "must be a YAML mapping of fields, not "
                         f"{type(raw).__name__}")
@@ -140,18 +140,18 @@ def _check_field(out: Checked, field: str, rule: Rule, value: Any,
     path = out.path
     if rule.kind == "str":
         if not isinstance(value, str) or not value.strip():
-            raise SpecError(path, field, f"must be a non-empty string, not {value!r}")
+            raise SpecError(path, field, f"must be a non-empty string, not {_short(value)}")
         if field == "name" and not _NAME.match(value):
-            raise SpecError(path, field, f"{value!r} must be lower-case letters, digits, '-' "
+            raise SpecError(path, field, f"{_short(value)} must be lower-case letters, digits, '-' "
                             "and '.'")
         out.values[field] = value
     elif rule.kind == "bool":
         if not isinstance(value, bool):
-            raise SpecError(path, field, f"must be true or false, not {value!r}")
+            raise SpecError(path, field, f"must be true or false, not {_short(value)}")
         out.values[field] = value
     elif rule.kind == "choice":
         if value not in rule.choices:
-            raise SpecError(path, field, f"{value!r} is not one of {', '.join(rule.choices)}")
+            raise SpecError(path, field, f"{_short(value)} is not one of {', '.join(rule.choices)}")
         out.values[field] = value
     else:
         out.values[field] = _check_sourced(out, field, rule, value, sources)
@@ -162,7 +162,7 @@ def _check_sourced(out: Checked, field: str, rule: Rule, value: Any,
     path = out.path
     if not isinstance(value, dict):
         raise SpecError(path, field, "must be {value: ..., source: ...} so every number "
-                        f"carries its source, not {value!r}")
+                        f"carries its source, not {_short(value)}")
     allowed = {"value", "source", "note"} | ({"date"} if rule.dated else set())
     extra = set(value) - allowed
     if extra:
@@ -172,10 +172,10 @@ def _check_sourced(out: Checked, field: str, rule: Rule, value: Any,
     if isinstance(number, bool) or not isinstance(number, (int, float)) or not _finite(number):
         raise SpecError(path, field, f"value must be a finite number, not {_short(number)}")
     if rule.integer and number != int(number):
-        raise SpecError(path, field, f"value must be a whole number, not {number!r}")
+        raise SpecError(path, field, f"value must be a whole number, not {_short(number)}")
     source = value.get("source")
     if not isinstance(source, str) or source not in sources:
-        raise SpecError(path, field, f"source {source!r} is not one of the file's sources "
+        raise SpecError(path, field, f"source {_short(source)} is not one of the file's sources "
                         f"({', '.join(sources)})")
     if rule.dated:
         date = str(value.get("date", ""))
@@ -206,7 +206,8 @@ def _finite(number: int | float) -> bool:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A short repr that never builds the whole value's (an aliased YAML tree can be huge)."""
+    text = _REPR.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hwspecs.errors import ConfigError
+from workloads import config_check
+
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
 # Keys that do not change the model's shape or arithmetic; left out of the content hash.
@@ -72,33 +75,59 @@ def find_config(ref: str | ModelConfig) -> ModelConfig:
     raise LookupError(_unknown_model_message(name))
 
 
+MAX_CONFIG_BYTES = 16_000_000   # a config.json is a few KB (a large label map: a few MB)
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text())
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path} is {size / 1e6:,.1f} MB; a config.json is at most "
+                              f"{MAX_CONFIG_BYTES / 1e6:,.0f} MB")
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text (byte {exc.start}): is it a config.json?") \
+            from None
+    except RecursionError:
+        raise ValueError(f"{path} nests lists and objects too deep to be a config") from None
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror}") from None
     if not isinstance(data, dict):
         raise ValueError(f"{path} must hold a JSON object, not {type(data).__name__}")
     if not isinstance(data.get("model_type"), str):
         raise ValueError(f"{path} has no 'model_type' field, so its architecture is unknown")
+    config_check.check_values(data, str(path))
     return data
 
 
 def hf_config(cfg: ModelConfig):
-    """The transformers config object for `cfg`; raises if transformers lacks the architecture."""
+    """The transformers config object for `cfg`; raises if transformers lacks the architecture
+    or the config leaves out a field that shapes the model (`config_check`)."""
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+    from transformers.models.auto.modeling_auto import (
+        MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+        MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    )
 
     if cfg.model_type not in CONFIG_MAPPING:
         raise ValueError(f"{cfg.source}: field 'model_type' is {cfg.model_type!r}, an "
                          "architecture this transformers version does not know")
+    config_class = CONFIG_MAPPING[cfg.model_type]
+    config_check.check_fields(cfg.data, cfg.source, config_class, cfg.model_type)
+    config_check.check_architectures(cfg.data, cfg.source, cfg.model_type,
+                                     MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                                     MODEL_FOR_MASKED_LM_MAPPING_NAMES)
     data = {k: v for k, v in cfg.data.items() if k not in ("auto_map", "_comment", "_source")}
     data.pop("model_type")
-    try:
-        return CONFIG_MAPPING[cfg.model_type](**data)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ValueError(f"{cfg.source}: transformers rejects this config ({exc})") from None
+    with config_check.config_errors(cfg.source):
+        try:
+            return config_class(**data)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise ValueError(f"{cfg.source}: transformers rejects this config ({exc})") \
+                from None
 
 
 def tp_plan_of(ref: str | ModelConfig):

@@ -14,8 +14,8 @@ JSON keys and the Parquet columns alike. What a report priced sets their meaning
   fullest stage) against `memory_capacity_bytes`; `feasible`: it fits;
 - `power_w`, `energy_j`, `usd_per_hour`: all GPUs; `usd_per_1m_tokens` and `j_per_token` per
   token of `tokens`;
-- `mfu`: model FLOPs over time x GPUs x the dense matrix peak at the compute format (training;
-  NaN otherwise); `max_batch`: the largest batch whose memory fits (inference; -1 otherwise).
+- `mfu`: model FLOPs over time x GPUs x the dense matrix peak at the compute format (the
+  2:4-sparse peak with sparse weights, so it is at most 1; training; NaN otherwise); `max_batch`: the largest batch whose memory fits (inference; -1 otherwise).
 Where a figure does not apply or a spec lacks what it needs, a report holds None and a sweep
 column NaN.
 """

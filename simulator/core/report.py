@@ -32,7 +32,8 @@ class Report:
     metrics: Metrics                # the shared vocabulary (see `simulator.core.metrics`)
     model_flops: float              # forward + backward as the model defines it, no recompute
     hardware_flops: float           # all executed work, recompute and dequantization included
-    peak_flops_per_s: float         # dense matrix peak at the compute format (MFU's basis)
+    peak_flops_per_s: float         # matrix peak at the compute format (MFU's basis; 2:4 sparse
+                                    # with sparse weights)
     interval_s: tuple[float, float] | None = None   # p10-p90 from the calibration residuals
     outside_measured_range: bool = False
 

@@ -80,7 +80,9 @@ def price_step(w: Workload, device: DeviceSpec, options: Options,
     scale = 1.0 if variants is None else variants.mem_capacity
     capacity = np.atleast_1d(device.mem_capacity_bytes * scale)
     mem = footprint(a, w, precision, device.mem_capacity_bytes, options.recompute)
-    peak = device.matrix_peak(precision.activations) \
+    # Utilization is relative to the peak the GEMMs run at (2:4 sparse weights: the sparse
+    # peak), so it is at most 1.
+    peak = device.matrix_peak(precision.activations, sparse=precision.sparse) \
         * (1.0 if variants is None else variants.matrix)
     full = np.full(rows, 1.0)
     cost = cost_columns(device, total_s, busy_s, w.tokens, options.cost, variants=variants)
@@ -129,7 +131,8 @@ def simulate(workload: Workload, device: DeviceSpec, options: Options | None = N
                             options.recompute),
         cost=step.cost.row(0), metrics=metrics, model_flops=step.model_flops,
         hardware_flops=step.hardware_flops,
-        peak_flops_per_s=device.matrix_peak(options.precision.activations),
+        peak_flops_per_s=device.matrix_peak(options.precision.activations,
+                                             sparse=options.precision.sparse),
         interval_s=_interval(a, times, metrics.recompute_s, step.profile),
         outside_measured_range=_outside_range(a, step.profile))
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
+from hwspecs.errors import ArchsimError
 from simulator.core.memory import Recompute
 from workloads.op import ModelFacts
 
 
-class PlanError(ValueError):
+class PlanError(ArchsimError):
     """An impossible plan; `kind` names the rule it breaks (for the planner's tally)."""
 
     def __init__(self, kind: str, message: str) -> None:

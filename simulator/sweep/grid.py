@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from hwspecs import yaml_strict
 from hwspecs.scale import FACTOR_NAMES, ScaleFactors
 from simulator.core.cost import CostOptions
 from simulator.core.memory import Recompute
@@ -34,6 +33,11 @@ PLAN_KEYS = ("tp", "pp", "dp", "cp", "ep", "sp", "vp", "zero", "micro_batch", "s
 _PLAN_INTS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "micro_batch")
 _LIST_KEYS = ("models", "phases", "batch", "seq", "context", "devices", "precisions")
 _KEYS = {*_LIST_KEYS, "variants", "plans", "ideal", "pricing", "recompute"}
+
+MAX_GRID_BYTES = 1_000_000      # a grid file is a few hundred bytes
+MAX_POINTS = 100_000_000        # refused when read: hours of work and tens of GB of results
+POINTS_PER_S = 90_000           # a whole sweep on a 2-core machine (benchmarks/bench_sweep.py)
+BYTES_PER_POINT = 350           # the results frame in memory, per point
 
 PlanItem = tuple[tuple[str, Any], ...]   # (field, value) pairs in PLAN_KEYS order
 SINGLE: PlanItem = ()                    # one device, priced as `simulate` prices it
@@ -84,8 +88,18 @@ class Grid:
         return len(self.devices) * len(self.plans) * len(self.variants) * len(self.precisions)
 
     @property
+    def num_chunks(self) -> int:
+        shapes = sum(len(self.batch) * len(self.context if p is Phase.DECODE else self.seq)
+                     for p in self.phases)
+        return len(self.models) * shapes
+
+    @property
     def num_points(self) -> int:
-        return len(self.chunks()) * self.points_per_chunk
+        return self.num_chunks * self.points_per_chunk
+
+    def estimate(self) -> str:
+        """The work this grid asks for, in words: points, chunks, time and memory."""
+        return work_estimate(self.num_points, self.num_chunks)
 
     def cost_options(self) -> CostOptions:
         return CostOptions(pricing=self.pricing)
@@ -139,12 +153,21 @@ def plan_for(item: PlanItem, phase: Phase, batch: int, recompute: str) -> Plan:
                 schedule=Schedule.parse(schedule) if schedule else None)
 
 
+def work_estimate(points: int, chunks: int) -> str:
+    seconds = points / POINTS_PER_S
+    shown = f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:,.0f} min"
+    return (f"{points:,} points in {chunks:,} workload shape(s): about {shown} on 2 cores and "
+            f"{points * BYTES_PER_POINT / 1e9:,.2f} GB of results in memory")
+
+
 def load_grid(path: str | Path) -> Grid:
-    """Read and validate a GRID.yaml."""
+    """Read and validate a GRID.yaml (strict YAML: no key twice, bounded size and nesting)."""
     try:
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = yaml_strict.load_file(path, MAX_GRID_BYTES, "grid file")
     except OSError as e:
         raise ValueError(f"cannot read grid file {path}: {e.strerror}") from None
+    except yaml_strict.YamlRefused as e:
+        raise ValueError(f"grid file {path}: {e}") from None
     return grid_from_dict(raw, str(path))
 
 
@@ -153,12 +176,13 @@ def grid_from_dict(raw: Any, where: str = "grid") -> Grid:
         raise ValueError(f"{where}: a grid must be a YAML mapping of axes")
     unknown = set(raw) - _KEYS
     if unknown:
-        raise ValueError(f"{where}: unknown grid key(s) {', '.join(sorted(unknown))}; "
+        raise ValueError(f"{where}: unknown grid key(s) {', '.join(sorted(map(_short, unknown)))}; "
                          f"allowed: {', '.join(sorted(_KEYS))}")
     for key in ("models", "devices"):
         if key not in raw:
             raise ValueError(f"{where}: the grid needs a '{key}' list")
     lists = {k: _as_list(raw, k, where) for k in _LIST_KEYS if k in raw}
+    _refuse_huge(raw, lists, where)
     phases = tuple(_phase(p, where) for p in lists.get("phases", ["prefill"]))
     seq = _positive_ints(lists.get("seq", [2048]), "seq", where)
     grid = Grid(
@@ -183,11 +207,31 @@ def grid_from_dict(raw: Any, where: str = "grid") -> Grid:
     return grid
 
 
+def _refuse_huge(raw: dict, lists: dict[str, list], where: str) -> None:
+    """Count the points from the axes' lengths alone, before any axis is expanded."""
+    def n(key: str, default: int = 1) -> int:
+        return len(lists[key]) if key in lists else default
+
+    phases = [str(p) for p in lists.get("phases", ["prefill"])]
+    lengths = sum(n("context", n("seq")) if p == "decode" else n("seq") for p in phases)
+    chunks = n("models") * n("batch") * lengths
+    variants = 1
+    if isinstance(raw.get("variants"), dict):
+        for values in raw["variants"].values():
+            variants *= len(values) if isinstance(values, list) else 1
+    plans = raw.get("plans")
+    points = chunks * n("devices") * n("precisions") * variants * (
+        len(plans) if isinstance(plans, list) else 1)
+    if points > MAX_POINTS:
+        raise ValueError(f"{where}: the grid asks for {work_estimate(points, chunks)}; at most "
+                         f"{MAX_POINTS:,} points are read: split it into smaller grids")
+
+
 def _phase(value: Any, where: str) -> Phase:
     try:
         return Phase(str(value))
     except ValueError:
-        raise ValueError(f"{where}: unknown phase {value!r}; use "
+        raise ValueError(f"{where}: unknown phase {_short(value)}; use "
                          f"{', '.join(p.value for p in Phase)}") from None
 
 
@@ -201,15 +245,24 @@ def _as_list(raw: dict, key: str, where: str) -> list:
 
 def _positive_ints(values: list, key: str, where: str) -> tuple[int, ...]:
     if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
-        raise ValueError(f"{where}: '{key}' must be positive integers, not {values}")
+        raise ValueError(f"{where}: '{key}' must be positive integers, not {_short(values)}")
     if len(set(values)) != len(values):
         raise ValueError(f"{where}: '{key}' lists a value twice")
     return tuple(values)
 
 
+def _short(value: Any) -> str:
+    """A bounded repr of a value read from YAML (never the whole of a big one)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring = 2, 6, 4, 30
+    return r.repr(value)
+
+
 def _bool(value: Any, key: str, where: str) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"{where}: '{key}' must be true or false, not {value!r}")
+        raise ValueError(f"{where}: '{key}' must be true or false, not {_short(value)}")
     return value
 
 
@@ -229,14 +282,14 @@ def _variants(raw: Any, where: str) -> tuple[tuple[tuple[str, float], ...], ...]
     axes = []
     for factor, values in raw.items():
         if factor not in FACTOR_NAMES:
-            raise ValueError(f"{where}: unknown variant factor {factor!r}; use "
+            raise ValueError(f"{where}: unknown variant factor {_short(factor)}; use "
                              f"{', '.join(FACTOR_NAMES)}")
         values = values if isinstance(values, list) else [values]
         ok = all(isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < float("inf")
                  for v in values)
         if not values or not ok or len(set(values)) != len(values):
-            raise ValueError(f"{where}: variant factor {factor!r} needs distinct positive "
-                             f"multipliers, not {values}")
+            raise ValueError(f"{where}: variant factor {_short(factor)} needs distinct positive "
+                             f"multipliers, not {_short(values)}")
         axes.append([(factor, float(v)) for v in values])
     return tuple(tuple(combo) for combo in itertools.product(*axes))
 
@@ -251,9 +304,9 @@ def _precision(value: Any, where: str) -> Precision:
                                    kv=value.get("kv"),
                                    sparse=_bool(value.get("sparse", False), "sparse", where))
     except ValueError as e:
-        raise ValueError(f"{where}: bad precision {value!r}: {e}") from None
+        raise ValueError(f"{where}: bad precision {_short(value)}: {e}") from None
     raise ValueError(f"{where}: a precision is a dtype name or a mapping with dtype, weights, "
-                     f"kv, sparse; not {value!r}")
+                     f"kv, sparse; not {_short(value)}")
 
 
 def _plans(raw: Any, where: str) -> tuple[PlanItem, ...]:
@@ -269,10 +322,10 @@ def _plan(item: Any, where: str) -> PlanItem:
         item = {}
     if not isinstance(item, dict):
         raise ValueError(f"{where}: a plan is a mapping of plan fields like {{tp: 4, pp: 2}}, "
-                         f"not {item!r}")
+                         f"not {_short(item)}")
     unknown = set(item) - set(PLAN_KEYS)
     if unknown:
-        raise ValueError(f"{where}: plan {item} has unknown field(s) "
+        raise ValueError(f"{where}: plan {_short(item)} has unknown field(s) "
                          f"{', '.join(sorted(map(str, unknown)))}; use {', '.join(PLAN_KEYS)} "
                          "(the grid's batch and recompute set the rest)")
     problem = _plan_problem(item)
@@ -282,7 +335,7 @@ def _plan(item: Any, where: str) -> PlanItem:
         except ValueError as e:
             problem = str(e)
     if problem is not None:
-        raise ValueError(f"{where}: bad plan {item}: {problem}")
+        raise ValueError(f"{where}: bad plan {_short(item)}: {problem}")
     defaults = Plan()
     # A micro-batch stays even at 1: left out, it means the whole replica batch.
     return tuple((k, _canonical(k, item[k])) for k in PLAN_KEYS
@@ -293,14 +346,14 @@ def _plan_problem(item: dict) -> str | None:
     for key in _PLAN_INTS:
         value = item.get(key, 1)
         if isinstance(value, bool) or not isinstance(value, int):
-            return f"{key} must be a whole number, not {value!r}"
+            return f"{key} must be a whole number, not {_short(value)}"
     if not isinstance(item.get("sp", False), bool):
-        return f"sp must be true or false, not {item['sp']!r}"
+        return f"sp must be true or false, not {_short(item['sp'])}"
     value = item.get("expert_imbalance", 1.0)
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"expert_imbalance must be a number, not {value!r}"
+        return f"expert_imbalance must be a number, not {_short(value)}"
     if not isinstance(item.get("schedule", ""), str):
-        return f"schedule must be 1f1b or interleaved, not {item['schedule']!r}"
+        return f"schedule must be 1f1b or interleaved, not {_short(item['schedule'])}"
     return None
 
 

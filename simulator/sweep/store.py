@@ -26,7 +26,7 @@ class ResultStore:
                              "(a Parquet dataset): choose a new --out")
         manifest = self.out / _MANIFEST
         if manifest.exists():
-            if json.loads(manifest.read_text()) != json.loads(fingerprint):
+            if _read_manifest(manifest) != json.loads(fingerprint):
                 raise ValueError(f"results folder {self.out} holds a different grid; choose "
                                  "another --out or delete it to start over")
         elif self.out.exists() and any(self.out.iterdir()):
@@ -64,6 +64,15 @@ def load_results(out: str | Path):
     if not parts:
         raise ValueError(f"sweep results {folder} hold no finished chunk")
     return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+
+
+def _read_manifest(path: Path):
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except (ValueError, RecursionError) as exc:     # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path}: the sweep's manifest is damaged ({str(exc).splitlines()[0]}); "
+                         "delete the results folder to start over, or choose another --out") \
+            from None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

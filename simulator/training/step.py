@@ -10,7 +10,8 @@ communication that does not hide behind them; the slowest stage sets the pipelin
 schedule adds its bubble, and the optimizer step and the exposed data-parallel communication
 follow the flush.
 
-MFU = model FLOPs per step / (step time x GPUs x dense matrix peak at the compute format);
+MFU = model FLOPs per step / (step time x GPUs x dense matrix peak at the compute format, or
+the 2:4-sparse peak with sparse weights);
 model FLOPs are the traced forward + backward FLOPs (attention as the tracer counts it, causal
 half), without recompute. HFU counts what the hardware runs: the recomputed forward and the
 optimizer step too (once per replica, or once in all when ZeRO shards it).
@@ -195,7 +196,9 @@ def _report(prep: Prepared, plan: Plan, step: float, breakdown: dict, st, params
     tokens = plan.batch * w.seq
     cost = summarize(device, step, min(busy, step), tokens, options.cost, devices=plan.gpus)
     model_flops = flops["model"] * sequences
-    peak = device.matrix_peak(prep.precision.activations)
+    # NB: with 2:4 sparse weights the GEMMs run at the sparse peak; utilization is relative to
+    # that peak, so it stays at most 1 (dense: the dense peak, as Megatron-LM counts it).
+    peak = device.matrix_peak(prep.precision.activations, sparse=prep.precision.sparse)
     days = usd = None
     if train_tokens:
         days, usd = training_run(step, tokens, train_tokens, cost.usd_per_hour)

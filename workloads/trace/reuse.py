@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hwspecs.dtypes import DType
 from workloads.config import ModelConfig
+from workloads.config_check import config_errors
 from workloads.op import ModelFacts, Phase
 from workloads.raw import RawTrace
 from workloads.trace.cache import TraceCache, entry_key
@@ -32,6 +33,13 @@ _TEMPLATES: dict[str, TraceTemplate | str] = {}   # this process's templates by 
 
 def get_trace(cfg: ModelConfig, phase: Phase, batch: int, seq: int, context: int,
               dtype: DType, use_cache: bool = True) -> RawTrace:
+    """The trace of one step; an error inside transformers is one sentence naming the config."""
+    with config_errors(cfg.source):
+        return _get_trace(cfg, phase, batch, seq, context, dtype, use_cache)
+
+
+def _get_trace(cfg: ModelConfig, phase: Phase, batch: int, seq: int, context: int,
+               dtype: DType, use_cache: bool) -> RawTrace:
     if not use_cache:
         from workloads.trace.session import session_for
 
@@ -54,6 +62,11 @@ def get_trace(cfg: ModelConfig, phase: Phase, batch: int, seq: int, context: int
 
 
 def facts(cfg: ModelConfig, dtype: DType, use_cache: bool = True) -> ModelFacts:
+    with config_errors(cfg.source):
+        return _facts(cfg, dtype, use_cache)
+
+
+def _facts(cfg: ModelConfig, dtype: DType, use_cache: bool) -> ModelFacts:
     store = TraceCache()
     key = entry_key("facts", cfg.name, cfg.content_hash, dtype.value)
     found = store.load(key) if use_cache else None

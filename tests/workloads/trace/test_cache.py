@@ -37,7 +37,7 @@ def test_a_second_process_reads_the_trace_from_disk(cache, tmp_path, monkeypatch
     path = write_tiny(tmp_path, "tiny-llama", num_hidden_layers=3)
     first = trace_raw(path, "decode", 2, 1, 30)
     edge = trace_raw(path, "prefill", 1, 2)                     # no cell: cached by size
-    assert list(cache.glob("*.pkl"))
+    assert list(cache.glob("*.json"))
     _TEMPLATES.clear()                                          # as a new process would be
     forbid_tracing(monkeypatch)
     assert trace_raw(path, "decode", 2, 1, 30).ops == first.ops
@@ -49,12 +49,12 @@ def test_damaged_entries_are_ignored_and_rebuilt(cache, tmp_path):
     path = write_tiny(tmp_path, "tiny-llama", num_hidden_layers=3)
     want = trace_raw(path, "prefill", 1, 2)
     facts = model_facts(path)
-    for entry in cache.glob("*.pkl"):
-        entry.write_bytes(b"not a pickle")
+    for entry in cache.glob("*.json"):
+        entry.write_bytes(b"not an entry")
     _TEMPLATES.clear()
     assert trace_raw(path, "prefill", 1, 2).ops == want.ops
     assert model_facts(path) == facts
-    assert all(entry.read_bytes() != b"not a pickle" for entry in cache.glob("*.pkl"))
+    assert all(entry.read_bytes() != b"not an entry" for entry in cache.glob("*.json"))
 
 
 def test_keys_split_config_phase_dtype_and_versions(cache, tmp_path):
@@ -76,3 +76,53 @@ def test_an_unwritable_cache_is_skipped(tmp_path):
     store = TraceCache(blocker / "below")                       # cannot mkdir under a file
     store.store("k", {"a": 1})
     assert store.load("k") is None
+
+
+def test_a_planted_pickle_is_never_run(cache, tmp_path):
+    """Issue 19: the cache held pickles, so a file planted at a key ran code when read."""
+    import pickle
+
+    path = write_tiny(tmp_path, "tiny-llama", num_hidden_layers=3)
+    want = trace_raw(path, "prefill", 1, 2)
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    for entry in list(cache.glob("*")):
+        entry.write_bytes(pickle.dumps(Payload()))              # at the name archsim reads
+        entry.with_suffix(".pkl").write_bytes(pickle.dumps(Payload()))   # the old name
+    _TEMPLATES.clear()
+    assert trace_raw(path, "prefill", 1, 2).ops == want.ops
+    assert not marker.exists()
+
+
+def test_an_entry_copied_from_another_key_is_not_used(cache, tmp_path, monkeypatch):
+    """Issue 19: an entry at another key's name was used as it is."""
+    small = write_tiny(tmp_path, "tiny-llama", num_hidden_layers=3)
+    (tmp_path / "wide").mkdir()
+    wide = write_tiny(tmp_path / "wide", "tiny-llama", num_hidden_layers=3, hidden_size=128,
+                      intermediate_size=256)
+    a = trace_raw(small, "prefill", 1, 2)
+    before = set(cache.glob("*.json"))
+    trace_raw(wide, "prefill", 1, 2)
+    (wide_entry,) = [p for p in set(cache.glob("*.json")) - before
+                     if b'"RawTrace"' in p.read_bytes()]
+    (small_entry,) = [p for p in before if b'"RawTrace"' in p.read_bytes()]
+    small_entry.write_bytes(wide_entry.read_bytes())            # the wide trace at small's key
+    assert TraceCache(cache).load(small_entry.stem) is None     # refused: recorded key differs
+    assert not small_entry.exists()                             # and deleted, to be rebuilt
+    assert trace_raw(small, "prefill", 1, 2).ops == a.ops
+
+
+def test_entries_are_plain_json_and_round_trip(cache, tmp_path):
+    import json
+
+    path = write_tiny(tmp_path, "tiny-llama", num_hidden_layers=3)
+    want = trace_raw(path, "decode", 2, 1, 30)
+    for entry in cache.glob("*.json"):
+        data = json.loads(entry.read_text())
+        assert data["key"] == entry.stem and data["format"].startswith("archsim-trace-json")
+    _TEMPLATES.clear()
+    assert trace_raw(path, "decode", 2, 1, 30) == want
