@@ -38,6 +38,10 @@ _EXPORTS = {
     # serving and capacity
     "simulator.serving.capacity": ("CapacityPlan", "CapacityQuery", "Candidate",
                                    "plan_capacity"),
+    "simulator.serving.closed_loop": ("ClosedLoop", "ClosedLoopResult", "Pool",
+                                      "simulate_closed_loop"),
+    "simulator.serving.engines": ("EngineSettings", "SERVING_ENGINES", "engine_settings",
+                                  "replica_setup"),
     "simulator.serving.lengths": ("LengthDist", "parse_length"),
     "simulator.serving.replica": ("ReplicaSpec",),
     "simulator.serving.scheduler": ("SchedulerConfig",),

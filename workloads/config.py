@@ -19,6 +19,7 @@ from typing import Any
 
 from hwspecs.errors import ConfigError
 from workloads import config_check
+from workloads.catalog_ids import catalog_name
 
 CATALOG_DIR = Path(__file__).resolve().parent / "catalog"
 
@@ -59,6 +60,7 @@ def find_config(ref: str | ModelConfig) -> ModelConfig:
     if not isinstance(ref, str) or not ref.strip():
         raise ValueError(f"a model must be named by a non-empty string, not {ref!r}")
     name = ref.strip()
+    name = catalog_name(name)   # a Hugging Face id of a catalog model: workloads.catalog_ids
     entry = CATALOG_DIR / f"{name.lower()}.json"
     if entry.is_file():
         return ModelConfig(name.lower(), str(entry), read_config_file(entry))

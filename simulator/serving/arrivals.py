@@ -11,6 +11,11 @@ import numpy as np
 
 TRACE_FIELDS = ("arrival_s", "input_len", "output_len")
 
+# The most requests one simulation draws: about 100 s and 0.2 GB at the ~10,000 simulated
+# requests/s measured on a 2-core machine (benchmarks/bench_serving.py).
+MAX_REQUESTS = 1_000_000
+SIMULATED_REQUESTS_PER_S = 10_000
+
 
 @dataclass(frozen=True)
 class Requests:
@@ -35,12 +40,13 @@ def arrival_times(rate_per_s: float, duration_s: float, rng: np.random.Generator
     """Arrival times in [0, duration_s): gamma inter-arrivals of mean 1/rate and coefficient of
     variation `cv` (cv = 1 is Poisson; > 1 is bursty)."""
     check_rate(rate_per_s)
-    if not duration_s > 0:
-        raise ValueError(f"duration must be positive, not {duration_s} s")
-    if not cv > 0:
-        raise ValueError(f"coefficient of variation must be positive, not {cv}")
+    if not (duration_s > 0 and np.isfinite(duration_s)):
+        raise ValueError(f"duration must be a finite number of seconds > 0, not {duration_s}")
+    if not (cv > 0 and np.isfinite(cv)):
+        raise ValueError(f"coefficient of variation must be a finite number > 0, not {cv}")
     shape = 1.0 / cv ** 2
     expected = rate_per_s * duration_s
+    check_work(expected, f"{rate_per_s:g} requests/s for {duration_s:g} s")
     n = int(expected + 6 * np.sqrt(expected * max(cv, 1.0) ** 2) + 16)
     gaps = rng.gamma(shape, 1.0 / (rate_per_s * shape), size=n)
     times = np.cumsum(gaps) - gaps[0]      # the first request arrives at 0
@@ -48,6 +54,16 @@ def arrival_times(rate_per_s: float, duration_s: float, rng: np.random.Generator
         more = rng.gamma(shape, 1.0 / (rate_per_s * shape), size=n)
         times = np.concatenate([times, times[-1] + np.cumsum(more)])
     return times[times < duration_s]
+
+
+def check_work(requests: float, what: str) -> None:
+    """Refuse, with the estimate, a simulation of more than MAX_REQUESTS requests."""
+    if requests <= MAX_REQUESTS:
+        return
+    minutes = requests / SIMULATED_REQUESTS_PER_S / 60
+    raise ValueError(f"{what} is about {requests:.3g} requests, some {minutes:,.0f} minutes "
+                     f"and {requests * 200 / 1e9:,.1f} GB to simulate; the limit is "
+                     f"{MAX_REQUESTS:,} requests: lower the rate or the duration")
 
 
 def read_trace(path: str | Path) -> Requests:

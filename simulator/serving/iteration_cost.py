@@ -2,7 +2,10 @@
 buckets so a request-level simulation prices thousands of iterations from a few dozen
 cost-model evaluations.
 
-    prefill_s(P): one forward over P prompt tokens, priced at powers of two and interpolated.
+    prefill_s(P): one forward over P prompt tokens, priced at powers of two and interpolated;
+                  with `prompt_tokens` given, a bucket of P tokens is P / p sequences of p
+                  tokens (p: the prompt length rounded up to a power of two), so attention is
+                  priced per prompt, not over one sequence of P tokens.
     decode line:  a step of D sequences with a mean cache of L tokens takes a(D) + s(D) x L;
                   a(D), s(D) come from two cache lengths (a step's KV reads are linear in L),
                   priced at D = 1, 2, 4, ... and interpolated linearly in D.
@@ -24,7 +27,7 @@ from simulator.parallel.params import param_slots, stage_params_per_gpu
 from simulator.parallel.plan import check_plan
 from simulator.parallel.roles import roles_of
 from simulator.parallel.sharding import ShardSpec, shard
-from simulator.serving.replica import ReplicaSpec
+from simulator.serving.replica import ReplicaSpec, kv_cache_bytes
 from workloads import get_workload, model_facts
 
 
@@ -40,8 +43,10 @@ def _pow2_at_least(n: int) -> int:
 class IterationCost:
     """Memoized iteration times of one replica; `min_prefill_tokens` is the first bucket."""
 
-    def __init__(self, spec: ReplicaSpec, max_context: int, min_prefill_tokens: int = 16):
+    def __init__(self, spec: ReplicaSpec, max_context: int, min_prefill_tokens: int = 16,
+                 prompt_tokens: int | None = None):
         self.spec = spec
+        self._prompt = _pow2_at_least(prompt_tokens) if prompt_tokens else None
         self.facts = model_facts(spec.model)
         check_plan(spec.plan, self.facts, spec.system.num_devices, 1, training=False)
         self._profile = spec.options.profile_for(spec.system.device)
@@ -61,7 +66,8 @@ class IterationCost:
 
     def _prefill_at(self, tokens: int) -> float:
         if tokens not in self._prefill:
-            self._prefill[tokens] = self._step_s("prefill", 1, tokens, 0)
+            batch = max(tokens // self._prompt, 1) if self._prompt else 1
+            self._prefill[tokens] = self._step_s("prefill", batch, tokens // batch, 0)
         return self._prefill[tokens]
 
     def prefill_s(self, tokens: int) -> float:
@@ -128,8 +134,9 @@ class IterationCost:
     def kv_capacity_tokens(self, max_batched_tokens: int) -> int:
         """Tokens the paged KV cache holds: memory left after weights and activations."""
         weights, act, per_token = self.memory(max_batched_tokens)
-        free = self.spec.system.device.mem_capacity_bytes * self.spec.memory_utilization \
-            - weights - act
+        spec = self.spec
+        free = kv_cache_bytes(spec.system.device.mem_capacity_bytes, weights, act,
+                              spec.memory_utilization, spec.memory_rule)
         if free <= 0 or per_token <= 0:
             return 0 if free <= 0 else int(np.iinfo(np.int32).max)
         return int(free // per_token)

@@ -1,11 +1,14 @@
 """One serving replica's engine, in the way current engines (vLLM, SGLang) schedule.
 
-Continuous batching at iteration granularity: each iteration runs every decoding sequence one
-token and fills what is left of the token budget with prompt tokens (chunked prefill), or, with
-chunking off, runs whole prompts alone in prefill-only iterations. Sequences are admitted first
-come first served while the cap on running sequences, the token budget and the paged KV cache
-allow. When a decode needs a block and none is free, the newest running sequence is preempted
-and later recomputed (its prompt and generated tokens prefilled again).
+Continuous batching at iteration granularity. Mixed iterations (vLLM, TensorRT-LLM's in-flight
+batching) run every decoding sequence one token and fill what is left of the token budget with
+prompt tokens; unmixed ones (SGLang's default, and chunking off without `mixed`) run prompts in
+prefill-only iterations whenever one can be admitted, decodes otherwise. Chunked prefill splits
+a prompt over iterations (at most `chunk_size` tokens of one prompt per iteration); without it
+a prompt runs whole. Sequences are admitted first come first served while the cap on running
+sequences, the token budget and the paged KV cache allow. When a decode needs a block and none
+is free, the newest running sequence is preempted and later recomputed (its prompt and
+generated tokens prefilled again). Each iteration adds the engine's host overhead.
 
 Stretches of identical decode-only iterations (nothing to admit, no arrival, no finish, no new
 block short) are run in one jump: step times are linear in the cache length, so their sum has a
@@ -30,12 +33,32 @@ class SchedulerConfig:
     chunked_prefill: bool = True
     block_size: int = 16                 # tokens per KV-cache block
     kv_tokens_limit: int | None = None   # what-if: a smaller KV cache than memory allows
+    chunk_size: int | None = None        # one prompt's tokens per iteration (None: the budget)
+    mixed: bool | None = None            # prompts and decodes share iterations (None: chunked)
+    host_overhead_s: float = 0.0         # per iteration, not hidden behind the GPU
 
     def __post_init__(self) -> None:
-        if min(self.max_seqs, self.max_batched_tokens, self.block_size) < 1 \
-                or (self.kv_tokens_limit is not None and self.kv_tokens_limit < 1):
-            raise ValueError("scheduler caps must be positive: max_seqs, max_batched_tokens, "
-                             "block_size and kv_tokens_limit >= 1")
+        caps = (self.max_seqs, self.max_batched_tokens, self.block_size,
+                self.kv_tokens_limit or 1, self.chunk_size or 1)
+        if any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in caps):
+            raise ValueError("scheduler caps must be whole numbers >= 1: max_seqs, "
+                             "max_batched_tokens, block_size, kv_tokens_limit and chunk_size")
+        if not 0 <= self.host_overhead_s < 1:
+            raise ValueError(f"host overhead per iteration must be in [0, 1) s, not "
+                             f"{self.host_overhead_s!r}")
+
+    @property
+    def mixes(self) -> bool:
+        """Whether prompt tokens and decodes run in the same iteration."""
+        return self.chunked_prefill if self.mixed is None else self.mixed
+
+    @property
+    def chunk(self) -> int:
+        return min(self.chunk_size or self.max_batched_tokens, self.max_batched_tokens)
+
+    def never_fits(self, prompt_tokens: int) -> bool:
+        """A prompt no iteration can take: longer than the budget with chunking off."""
+        return not self.chunked_prefill and prompt_tokens > self.max_batched_tokens
 
 
 def _steps_before(a: float, slope: float, mean_ctx: float, span_s: float) -> int:
@@ -78,6 +101,12 @@ class RequestState:
         self.replica = np.full(n, -1, np.int64)
         self.preemptions = np.zeros(n, np.int64)
         self.dropped = np.zeros(n, bool)
+        self.drop_why = np.zeros(n, np.int8)   # DROP_REASONS index, 0 when not dropped
+
+
+# Why a request was dropped at arrival (RequestState.drop_why).
+DROP_REASONS = ("", "its prompt is longer than the token budget per iteration and chunked "
+                "prefill is off", "its prompt and output need more KV cache than the replica has")
 
 
 ROLES = ("both", "prefill", "decode")
@@ -102,6 +131,11 @@ class Replica:
         self.decoding: list[int] = []
         self.assigned = self.finished = 0
         self.log: list[tuple[float, int, int, int]] = []   # (time, queue, running, blocks used)
+        self.done: list[int] | None = None    # a closed loop collects finished requests here
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.waiting or self.prefilling or self.decoding)
 
     @property
     def outstanding(self) -> int:
@@ -114,25 +148,32 @@ class Replica:
         s, cfg = self.s, self.cfg
         s.replica[r] = self.index
         self.assigned += 1
-        too_long = not cfg.chunked_prefill and s.prompt[r] > cfg.max_batched_tokens
+        too_long = self.role != "decode" and cfg.never_fits(int(s.prompt[r]))
         tokens = s.prompt[r] + (1 if self.role == "prefill" else s.out[r])
         if too_long or self._blocks_for(tokens) > self.total_blocks:
             # NB: a request that can never fit is dropped at arrival, not queued.
             s.dropped[r] = True
+            s.drop_why[r] = 1 if too_long else 2
             self.finished += 1
+            if self.done is not None:
+                self.done.append(r)
             return
-        if not (self.waiting or self.prefilling or self.decoding):
+        if not self.busy:
             self.now = max(self.now, t)
         self.waiting.append(r)
 
     def advance_until(self, t: float) -> None:
         """Run every iteration that starts before `t`."""
-        while self.now < t and (self.waiting or self.prefilling or self.decoding):
-            self._admit_transferred()
-            if not self._jump(t):
-                self._step()
-            if not (self.waiting or self.prefilling or self.decoding):
-                self._record()          # idle from here
+        while self.now < t and self.busy:
+            self.run_once(t)
+
+    def run_once(self, t: float = np.inf) -> None:
+        """One iteration, or one stretch of identical decode iterations ending by `t`."""
+        self._admit_transferred()
+        if not self._jump(t):
+            self._step()
+        if not self.busy:
+            self._record()              # idle from here
 
     def _admissible(self, budget: int) -> bool:
         if not self.waiting or len(self.prefilling) + len(self.decoding) >= self.cfg.max_seqs:
@@ -164,8 +205,7 @@ class Replica:
         """Run a stretch of decode-only iterations in one go; False when none applies."""
         if self.prefilling or not self.decoding:
             return False
-        budget = self.cfg.max_batched_tokens - (len(self.decoding)
-                                                if self.cfg.chunked_prefill else 0)
+        budget = self.cfg.max_batched_tokens - (len(self.decoding) if self.cfg.mixes else 0)
         if self._admissible(budget):
             return False
         s, ids = self.s, np.array(self.decoding)
@@ -175,6 +215,7 @@ class Replica:
         if k < 1:
             return False
         a, slope = self.cost.decode_line(len(ids))
+        a += self.cfg.host_overhead_s
         mean_ctx = float(c.sum()) / len(ids)
         k = min(k, _steps_before(a, slope, mean_ctx, t - self.now))
         self._record()
@@ -218,6 +259,8 @@ class Replica:
                 self._release(r)
                 s.finish_s[r] = self.now
                 self.finished += 1
+                if self.done is not None:
+                    self.done.append(r)
             else:
                 keep.append(r)
         self.decoding = keep
@@ -251,9 +294,9 @@ class Replica:
         self._preempt_for_decodes()
         self._admit_transferred()
         budget = cfg.max_batched_tokens
-        prefill_only = not cfg.chunked_prefill and self._admissible(budget)
+        prefill_only = not cfg.mixes and (bool(self.prefilling) or self._admissible(budget))
         decodes = [] if prefill_only else list(self.decoding)
-        if cfg.chunked_prefill or prefill_only:
+        if cfg.mixes or prefill_only:
             budget -= len(decodes)
             chunks = self._schedule_prefills(budget)
         else:
@@ -267,7 +310,7 @@ class Replica:
         ids = np.array(decodes, dtype=np.int64)
         c = s.cached[ids]
         ctx = float(c.sum()) / len(ids) if decodes else 0.0
-        self.now += self.cost.iteration_s(tokens, len(decodes), ctx)
+        self.now += self.cost.iteration_s(tokens, len(decodes), ctx) + cfg.host_overhead_s
         if decodes:
             self._grow(ids, c, 1)
         for r, n in chunks:
@@ -285,11 +328,11 @@ class Replica:
         self._finish_done()
 
     def _schedule_prefills(self, budget: int) -> list[tuple[int, int]]:
-        s, chunks = self.s, []
+        s, chunks, chunk = self.s, [], self.cfg.chunk
         for r in self.prefilling:
             if budget <= 0:
                 return chunks
-            n = min(int(s.need[r] - s.prefilled[r]), budget)
+            n = min(int(s.need[r] - s.prefilled[r]), budget, chunk)
             chunks.append((r, n))
             budget -= n
         while self._admissible(budget):
@@ -298,7 +341,8 @@ class Replica:
             s.blocks[r] = blocks
             self.free -= blocks
             self.prefilling.append(r)
-            n = min(int(s.need[r]), budget) if self.cfg.chunked_prefill else int(s.need[r])
+            n = min(int(s.need[r]), budget, chunk) if self.cfg.chunked_prefill \
+                else int(s.need[r])
             chunks.append((r, n))
             budget -= n
         return chunks

@@ -23,7 +23,7 @@ from simulator.serving.iteration_cost import IterationCost
 from simulator.serving.lengths import LengthDist
 from simulator.serving.replica import ReplicaSpec
 from simulator.serving.router import check_router, route
-from simulator.serving.scheduler import Replica, RequestState, SchedulerConfig
+from simulator.serving.scheduler import DROP_REASONS, Replica, RequestState, SchedulerConfig
 
 PERCENTILES = (50, 90, 99)
 
@@ -112,7 +112,13 @@ class ServingResult:
         out["goodput_rps"] = rate(float(self.meets_slo().sum()))
         out["mean_in_system"] = self.mean_in_system()
         out["kv_capacity_tokens"] = self.kv_capacity_tokens
+        out["dropped_reasons"] = self.dropped_reasons()
         return out
+
+    def dropped_reasons(self) -> dict[str, int]:
+        """Why requests were dropped at arrival: {reason: count}."""
+        codes, counts = np.unique(self.state.drop_why[self.state.dropped], return_counts=True)
+        return {DROP_REASONS[c]: int(n) for c, n in zip(codes, counts, strict=True)}
 
     def mean_in_system(self) -> float:
         """Time-averaged number of requests in the system (queued or running) over the run."""
@@ -219,6 +225,12 @@ def simulate_serving(spec: ReplicaSpec, traffic: Traffic, replicas: int = 1,
         _disaggregate(reps, prefill_replicas, reqs, router, spec)
     else:
         route(reps, reqs.arrival_s, router)
+    if state.dropped.all():
+        raise ValueError(f"no request can ever be scheduled on {spec.label}: "
+                         f"{DROP_REASONS[int(state.drop_why.max())]} (the shortest prompt is "
+                         f"{int(reqs.input_len.min()):,} tokens, the budget "
+                         f"{config.max_batched_tokens:,} tokens, the KV cache "
+                         f"{kv_tokens:,} tokens)")
     timeline = tuple(np.array(r.log, dtype=float).reshape(-1, 4) for r in reps)
     return ServingResult(spec=spec, replicas=replicas + prefill_replicas, requests=reqs,
                          state=state,

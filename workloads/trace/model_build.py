@@ -16,6 +16,7 @@ import torch
 
 from hwspecs.dtypes import DType
 from workloads.config import ModelConfig, hf_config
+from workloads.trace.sink_attention import attn_implementation
 
 _TORCH = {DType.BF16: torch.bfloat16, DType.FP16: torch.float16, DType.FP32: torch.float32,
           DType.FP64: torch.float64}
@@ -76,7 +77,7 @@ def build_meta(cfg: ModelConfig, dtype: DType) -> BuiltModel:
         raise ValueError(f"{cfg.source}: transformers has no "
                          f"{'causal LM' if causal else 'sequence classification'} model for "
                          f"model_type {cfg.model_type!r}") from None
-    kwargs = {"attn_implementation": "sdpa"}
+    kwargs = {"attn_implementation": attn_implementation(cls)}   # gpt-oss: sink_attention
     if cls._can_set_experts_implementation():
         # NB: the eager expert loop calls `nonzero`, which fake tensors cannot answer.
         kwargs["experts_implementation"] = "grouped_mm"
