@@ -33,11 +33,20 @@ def _run(args: argparse.Namespace) -> int:
     s = load_set(args.measured, args.spec)
     frame, meta = s.measurements.frame, s.measurements.meta
     date = datetime.now(UTC).strftime("%Y-%m-%d")
-    fit = fit_profile(frame, s.device, default_profile(s.device),
-                      name=f"{s.device.name} fitted {date}",
-                      source=f"archsim calibrate on {s.measurements.csv_path.name} "
-                             f"(measured {meta.get('date', '?')})")
     engine = args.engine or meta.get("engine", "torch")
+    source = meta.get("source", {}).get("citation") if isinstance(meta.get("source"), dict) \
+        else None
+    fit = fit_profile(frame, s.device, default_profile(s.device),
+                      name=f"{s.device.name} {engine} fitted {date}",
+                      source=f"archsim calibrate on {s.measurements.csv_path} "
+                             f"(measured {meta.get('date', '?')}"
+                             + (f"; {source})" if source else ")"),
+                      progress=not args.json)
+    from dataclasses import replace
+
+    fit = replace(fit, profile=replace(fit.profile, fitted_on=s.device.name, engine=engine,
+                                       provenance=f"fitted on {s.device.name} {engine} "
+                                                  "measurements"))
     path = save_profile(fit.profile,
                         args.out or CALIBRATION_DIR / f"{s.device.name}.{engine}.yaml")
     table = error_table(frame, fit.predicted_s, fit.holdout)
@@ -46,8 +55,10 @@ def _run(args: argparse.Namespace) -> int:
                     "held_out_errors": table.to_dict(orient="records")})
         return 0
     print_table(f"Held-out error on {s.device.name} ({int(fit.holdout.sum())} kernels not used "
-                "in the fit)", ["kernel", "cases", "median |err| %", "p90 |err| %", "noise %"],
-                [(r.kernel, r.cases, f"{r.median_ape_pct:.1f}", f"{r.p90_ape_pct:.1f}",
-                  f"{r.median_noise_pct:.1f}") for r in table.itertuples()])
+                "in the fit)", ["kernel", "dtype", "cases", "median |err| %", "p90 |err| %",
+                                "noise %"],
+                [(r.kernel, r.dtype, r.cases, f"{r.median_ape_pct:.1f}", f"{r.p90_ape_pct:.1f}",
+                  f"{r.median_noise_pct:.1f}") for r in table.itertuples()],
+                right_align_from=2)
     print(f"profile written: {path}")
     return 0

@@ -35,6 +35,7 @@ class OpKind(enum.Enum):
     VIEW = "view"                  # no data movement once lowered
     OPTIMIZER = "optimizer"        # fused AdamW update over parameter tensors
     OTHER = "other"
+    ROUTING = "routing"            # MoE top-k, permute and combine, as engines fuse them
 
     @property
     def on_matrix_unit(self) -> bool:

@@ -30,7 +30,7 @@ from simulator.comm.placement import check_group, place_on
 from simulator.core.profile import EfficiencyProfile
 
 __all__ = ["KINDS", "CommCost", "CommCosts", "LinearCost", "collective_costs",
-           "collective_models", "collective_overhead_s", "collective_time_s",
+           "all_reduce_times", "collective_models", "collective_overhead_s", "collective_time_s",
            "collective_times"]
 
 NONE = "none"   # algorithm and level of a group of one: nothing moves
@@ -156,6 +156,36 @@ def collective_overhead_s(profile: EfficiencyProfile, kind: str) -> float:
     """The fixed cost of one collective call (launch and synchronization): the profile's
     fitted one for this collective, else its per-kernel overhead."""
     return profile.overhead_for("collective", kind)
+
+
+# An engine's own all-reduce kernel (TensorRT-LLM, vLLM and SGLang each ship one: one or two
+# shots over the scale-up link, no NCCL launch and protocol steps); its profile key.
+CUSTOM_ALL_REDUCE = "custom_all_reduce"
+
+
+def all_reduce_times(system: System, sizes_bytes, group_size: int,
+                     profile: EfficiencyProfile) -> np.ndarray:
+    """What a serving engine's tensor-parallel all-reduces cost, each with its fixed cost:
+    NCCL's, or, where the engine's profile measured its own kernel and the group sits on the
+    scale-up link, that kernel's whichever is faster (the engines pick by message size).
+
+    The engine's kernel moves a ring's bytes (2 (n-1)/n x S per device) at its own fitted
+    bandwidth efficiency, after its own fixed cost."""
+    sizes = _checked_sizes(sizes_bytes)
+    nccl = collective_times(system, "all_reduce", sizes, group_size, profile=profile) \
+        + np.where(sizes > 0, collective_overhead_s(profile, "all_reduce"), 0.0)
+    efficiency = profile.collective_efficiency.get(CUSTOM_ALL_REDUCE)
+    levels = system.levels
+    if efficiency is None or not levels or group_size > levels[0].group_size:
+        return nccl
+    inner = (replace(levels[0], efficiency=efficiency, latency_s=0.0),)
+    _, models = _models(inner, levels[0].group_size, system.name, "all_reduce",
+                        *check_group(group_size, 1), "ring")
+    ring = dict(models).get("ring")
+    if ring is None:
+        return nccl
+    custom = profile.overhead_for("collective", CUSTOM_ALL_REDUCE) + ring.s_per_byte * sizes
+    return np.where(sizes > 0, np.minimum(nccl, custom), 0.0)
 
 
 def _checked_sizes(sizes_bytes) -> np.ndarray:

@@ -91,6 +91,20 @@ class OpArrays:
         return np.asarray(CLASSES, dtype=object)[self.class_code]
 
     @cached_property
+    def visible_keys(self) -> np.ndarray:
+        """Attention rows: the keys each query sees through its mask, from the FLOPs the
+        tracer counted (4 x batch x heads x queries x keys x head_dim forward, 2.5 x that
+        backward); kv_len elsewhere."""
+        from workloads.ops.attention import BACKWARD_FACTOR
+
+        per_key = 4.0 * np.maximum(self.batch, 1) * np.maximum(self.m, 1) \
+            * np.maximum(self.k, 1)
+        per_key = per_key * np.where(self.pass_ == PASS_CODE[Pass.BACKWARD], BACKWARD_FACTOR,
+                                     1.0)
+        keys = np.minimum(self.flops / per_key, self.n)
+        return np.where(self.is_attention & (self.flops > 0), keys, self.n)
+
+    @cached_property
     def has_views(self) -> bool:
         return bool(self.is_view.any())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.core.arrays import CLASSES, OpArrays
+from simulator.core.efficiency import gemm_efficiency
 from simulator.core.profile import EfficiencyProfile
 
 
@@ -16,19 +17,28 @@ def _ramp(x: np.ndarray, half: float) -> np.ndarray | float:
     return 1.0 if half <= 0 else x / (x + half)
 
 
-def fraction_scale(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
-                   ) -> np.ndarray | None:
-    """Per row: the matrix (or attention) fraction of its dtype over the profile's single one
-    (1 where no dtype has its own)."""
-    m, at = profile.matrix_fraction_by_dtype, profile.attention_fraction_by_dtype
-    if not m and not at:
+def gemm_by_dtype(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...],
+                  processors: int | None, eff: np.ndarray) -> np.ndarray:
+    """GEMM rows of a dtype with its own values priced with them (`for_gemm_dtype`)."""
+    if not profile.gemm_by_dtype:
+        return eff
+    for j, d in enumerate(dtypes):
+        sub = profile.for_gemm_dtype(d)
+        if sub is not profile:
+            rows = (a.dtype_index == j) & ~a.is_attention
+            eff = np.where(rows, gemm_efficiency(a.m, a.n, a.k, a.batch, processors, sub), eff)
+    return eff
+
+
+def attention_scale(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
+                    ) -> np.ndarray | None:
+    """Per attention row: its dtype's attention fraction over the profile's single one."""
+    at = profile.attention_fraction_by_dtype
+    if not at:
         return None
-    gemm = np.array([m.get(d, profile.matrix_fraction) for d in dtypes]) \
-        / profile.matrix_fraction
-    attention = np.array([at.get(d, profile.attention_fraction) for d in dtypes]) \
+    scale = np.array([at.get(d, profile.attention_fraction) for d in dtypes]) \
         / profile.attention_fraction
-    i = a.dtype_index
-    return np.where(a.is_attention, attention[i], gemm[i])
+    return np.where(a.is_attention, scale[a.dtype_index], 1.0)
 
 
 def overheads(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
@@ -42,6 +52,17 @@ def overheads(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
         for j, d in enumerate(dtypes):
             table[c, j] = profile.overhead_for(CLASSES[c], d)
     return table[a.class_code, a.dtype_index]
+
+
+def decode_row_s(a: OpArrays, profile: EfficiencyProfile, units: int | None
+                 ) -> np.ndarray | None:
+    """Per row: the least time decode attention takes for its query rows (batch x heads),
+    spread over the compute units (None where the profile has no such cost; 0 elsewhere)."""
+    if profile.decode_row_unit_s <= 0:
+        return None
+    decode = a.class_code == CLASSES.index("attention_decode")
+    return np.where(decode, np.maximum(a.batch, 1.0) * profile.decode_row_unit_s
+                    / max(units or 1, 1), 0.0)
 
 
 def decode_memory_efficiency(a: OpArrays, moved: np.ndarray, profile: EfficiencyProfile

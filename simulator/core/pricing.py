@@ -30,7 +30,13 @@ from simulator.core.efficiency import (
     gemm_efficiency,
     memory_efficiency,
 )
-from simulator.core.kernel_classes import decode_memory_efficiency, fraction_scale, overheads
+from simulator.core.kernel_classes import (
+    attention_scale,
+    decode_memory_efficiency,
+    decode_row_s,
+    gemm_by_dtype,
+    overheads,
+)
 from simulator.core.precision import Precision
 from simulator.core.profile import EfficiencyProfile
 from simulator.core.variants import Variants
@@ -88,6 +94,18 @@ def scaled_bytes(a: OpArrays, traced: DType, precision: Precision) -> np.ndarray
     acts = (a.act_read_bytes + a.act_write_bytes) * (precision.activations.bits / t)
     kv = (a.kv_read_bytes + a.kv_write_bytes) * (precision.kv_cache.bits / t)
     return weights + acts + kv + a.other_bytes
+
+
+def l2_saving(a: OpArrays, traced: DType, precision: Precision, l2_bytes: float,
+              profile: EfficiencyProfile) -> np.ndarray:
+    """Bytes' worth of memory time saved by activations read from the L2 cache: inputs that
+    fit in it stream at `l2_bw_ratio` x the memory bandwidth.
+
+    NB: a kernel's activation inputs are taken to be in L2 whenever they fit (the kernel
+    before it just wrote them); weights and the KV cache always come from memory."""
+    acts = a.act_read_bytes * (precision.activations.bits / traced.bits)
+    cached = np.where(acts <= l2_bytes, acts, 0.0)
+    return cached * (1.0 - 1.0 / profile.l2_bw_ratio)
 
 
 def dequant_flops(a: OpArrays, traced: DType, precision: Precision,
@@ -156,12 +174,14 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     pk = peaks(a, device, traced, precision)
     on_matrix = a.on_matrix
     units = device.compute_units
+    gemm = gemm_by_dtype(a, profile, pk.dtypes, units,
+                         gemm_efficiency(a.m, a.n, a.k, a.batch, units, profile))
     eff = np.where(a.is_attention,
-                   attention_efficiency(a.m, a.n, a.k, a.batch, units, profile),
-                   gemm_efficiency(a.m, a.n, a.k, a.batch, units, profile))
-    by_dtype = fraction_scale(a, profile, pk.dtypes)
-    if by_dtype is not None:
-        eff = eff * by_dtype
+                   attention_efficiency(a.m, a.n, a.k, a.batch, units, profile,
+                                        a.visible_keys), gemm)
+    scale = attention_scale(a, profile, pk.dtypes)
+    if scale is not None:
+        eff = eff * scale
     moved = scaled_bytes(a, traced, precision)
     mem_eff = memory_efficiency(moved, profile)
     decode = decode_memory_efficiency(a, moved, profile)
@@ -182,7 +202,13 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     extra = dequant_flops(a, traced, precision, profile) if dequant else None
     if extra is not None:
         compute_s = compute_s + extra / vector_rate
+    rows_s = decode_row_s(a, profile, units)
+    if rows_s is not None:
+        compute_s = np.maximum(compute_s, rows_s)
     memory_s = moved / (bw * mem_eff)
+    if profile.l2_bw_ratio > 0 and device.l2_bytes:
+        memory_s = memory_s - l2_saving(a, traced, precision, device.l2_bytes, profile) \
+            / (bw * mem_eff)
     if variants is None:
         memory_s = memory_s[None, :]
     per_class = overheads(a, profile, pk.dtypes)

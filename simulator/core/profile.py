@@ -46,17 +46,31 @@ class EfficiencyProfile:
     dequant_flops_per_element: float
     # What a GPU's measured kernels show beyond one fraction and one overhead (empty or 0:
     # off, the single figures above apply):
-    # - the matrix (and attention) fraction per compute dtype: fp8 is not twice bf16;
-    matrix_fraction_by_dtype: Mapping[str, float] = field(default_factory=dict)
+    # - the (rows, columns) output tiles a GEMM library picks from (else gemm_tile_m x n);
+    gemm_tiles: tuple[tuple[int, int], ...] = ()
+    # - the most ways a GEMM library splits K over idle compute units (0: as many as fit);
+    gemm_split_k_max: int = 0
+    # - GEMMs of a compute dtype run other kernels (fp8 is not twice bf16, block-scaled fp8
+    #   tiles otherwise): per dtype, its own values of GEMM_DTYPE_FIELDS;
+    gemm_by_dtype: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # - the attention fraction per compute dtype;
     attention_fraction_by_dtype: Mapping[str, float] = field(default_factory=dict)
     # - a fixed cost per kernel class ("gemm", "gemm.fp8", "attention_prefill",
     #   "attention_decode", "moe", "collective.all_reduce", ...), most specific key first;
     overheads: Mapping[str, float] = field(default_factory=dict)
     # - decode attention (one query per sequence) as the read of its KV cache, at its own
     #   bandwidth fraction, ramping in the bytes read and in the batch x heads it spreads over;
+    # - activations a kernel reads that fit in the L2 cache (they were just written there)
+    #   stream at this multiple of the memory bandwidth (0: off);
+    l2_bw_ratio: float = 0.0
+    # - the keys attention's key ramp counts: "kv_len", or "visible" (through the mask);
+    attention_keys: str = "kv_len"
     decode_memory_fraction: float = 0.0
     decode_half_bytes: float = 0.0
     decode_parallel_half: float = 0.0
+    # ... and at least this many seconds of one compute unit per query row (a sequence's
+    # query head), whatever its keys: loading the query, the softmax and writing the output;
+    decode_row_unit_s: float = 0.0
     # - collectives inside the scale-up domain: the link's bandwidth efficiency per
     #   collective (their fixed costs are `overheads["collective.<kind>"]`), and the per-step
     #   link latency the fit found (used where the device's spec publishes none).
@@ -84,15 +98,40 @@ class EfficiencyProfile:
                                  f"not {value}")
         if self.kernel_overhead_s < 0:
             raise ValueError(f"efficiency profile {self.name!r}: kernel_overhead_s is negative")
-        fractions = {**self.matrix_fraction_by_dtype, **self.attention_fraction_by_dtype,
+        for dtype, values in self.gemm_by_dtype.items():
+            unknown = set(values) - set(GEMM_DTYPE_FIELDS)
+            if unknown:
+                raise ValueError(f"efficiency profile {self.name!r}: gemm_by_dtype.{dtype} sets "
+                                 f"{', '.join(sorted(unknown))}; only "
+                                 f"{', '.join(GEMM_DTYPE_FIELDS)} may differ by dtype")
+        fractions = {**{f"gemm_by_dtype.{d}.matrix_fraction": v["matrix_fraction"]
+                        for d, v in self.gemm_by_dtype.items() if "matrix_fraction" in v},
+                     **self.attention_fraction_by_dtype,
                      **{f"collective_efficiency.{k}": v
                         for k, v in self.collective_efficiency.items()}}
         bad = [k for k, v in fractions.items() if not 0 < v <= 1]
         if bad or not 0 <= self.decode_memory_fraction <= 1:
             raise ValueError(f"efficiency profile {self.name!r}: fractions must be in (0, 1]: "
                              f"{', '.join(bad) or 'decode_memory_fraction'}")
-        if any(v < 0 for v in self.overheads.values()) or self.collective_latency_s < 0:
+        if self.attention_keys not in ("kv_len", "visible"):
+            raise ValueError(f"efficiency profile {self.name!r}: attention_keys must be kv_len "
+                             f"or visible, not {self.attention_keys!r}")
+        if any(v < 0 for v in self.overheads.values()) or self.collective_latency_s < 0 \
+                or self.decode_row_unit_s < 0:
             raise ValueError(f"efficiency profile {self.name!r}: a fixed cost is negative")
+
+    def for_gemm_dtype(self, dtype: str) -> EfficiencyProfile:
+        """The profile GEMMs of this compute dtype are priced with (itself where the dtype has
+        no values of its own)."""
+        values = self.gemm_by_dtype.get(dtype)
+        if not values:
+            return self
+        cache = self.__dict__.setdefault("_by_dtype", {})
+        if dtype not in cache:
+            cache[dtype] = replace(self, gemm_by_dtype={}, **{
+                k: tuple(tuple(t) for t in v) if k == "gemm_tiles" else v
+                for k, v in values.items()})
+        return cache[dtype]
 
     def overhead_for(self, kernel_class: str, dtype: str = "") -> float:
         """The fixed cost of one kernel of a class (`class.dtype` first, then `class`)."""
@@ -109,6 +148,8 @@ class EfficiencyProfile:
         return f"{self.name} ({self.provenance or 'fitted'})"
 
 
+GEMM_DTYPE_FIELDS = ("matrix_fraction", "gemm_tiles", "gemm_k_half", "gemm_m_half",
+                     "gemm_split_k_max")
 _PROFILE_KEYS = {f.name for f in fields(EfficiencyProfile)}
 _OPTIONAL = {f.name for f in fields(EfficiencyProfile) if f.default is not MISSING
              or f.default_factory is not MISSING}
@@ -144,9 +185,9 @@ def ideal(profile: EfficiencyProfile) -> EfficiencyProfile:
                    kernel_overhead_s=0.0, gemm_k_half=0.0, gemm_m_half=0.0,
                    attention_kv_half=0.0, attention_q_half=0.0,
                    attention_head_dim_half=0.0, memory_half_bytes=0.0, ideal=True,
-                   intervals={}, measured_range={}, matrix_fraction_by_dtype={},
+                   intervals={}, measured_range={}, gemm_by_dtype={},
                    attention_fraction_by_dtype={}, overheads={}, decode_memory_fraction=0.0,
-                   decode_half_bytes=0.0, decode_parallel_half=0.0,
+                   decode_half_bytes=0.0, decode_parallel_half=0.0, decode_row_unit_s=0.0,
                    collective_efficiency={k: 1.0 for k in profile.collective_efficiency},
                    collective_latency_s=0.0)
 
@@ -161,6 +202,7 @@ def load_profile(path: str | Path) -> EfficiencyProfile:
         raise ValueError(f"{path}: unknown profile field(s) {', '.join(sorted(unknown))}")
     merged = {**_shape_defaults(), **raw}
     merged["gemm_tile_m"] = tuple(merged["gemm_tile_m"])
+    merged["gemm_tiles"] = tuple(tuple(t) for t in merged.get("gemm_tiles", ()))
     merged["intervals"] = {k: tuple(v) for k, v in merged.get("intervals", {}).items()}
     missing = _PROFILE_KEYS - set(merged) - _OPTIONAL
     if missing:

@@ -151,8 +151,12 @@ def compare(workload: Workload, devices: list[DeviceSpec],
     return [simulate(workload, d, options) for d in devices]
 
 
-def _kind_names(a: OpArrays) -> np.ndarray:
-    return np.array([KINDS[k].value for k in a.kind])
+def _class_names(a: OpArrays, keys) -> np.ndarray:
+    """Each row's name in a profile's per-class tables: its kernel class where the table
+    names it (fitted GPU profiles), else its kind (bench-fitted profiles)."""
+    kinds = np.array([KINDS[k].value for k in a.kind], dtype=object)
+    classes = a.kernel_class
+    return np.where(np.isin(classes, list(keys)), classes, kinds)
 
 
 def _interval(a: OpArrays, t: KernelTimes, recompute_s: float,
@@ -162,7 +166,7 @@ def _interval(a: OpArrays, t: KernelTimes, recompute_s: float,
     NB: sums per-op quantiles, which widens the interval (errors are taken as correlated)."""
     if not profile.intervals or len(a) == 0:
         return None
-    kinds = _kind_names(a)
+    kinds = _class_names(a, profile.intervals)
     lo = hi = 0.0
     for kind in np.unique(kinds):
         rows = kinds == kind
@@ -178,7 +182,7 @@ def _outside_range(a: OpArrays, profile: EfficiencyProfile) -> bool:
     """True when a kernel is larger or smaller than anything the fit measured."""
     if not profile.measured_range or len(a) == 0:
         return False
-    kinds = _kind_names(a)
+    kinds = _class_names(a, profile.measured_range)
     columns = {"flops": a.flops, "bytes": a.total_bytes}
     for kind, ranges in profile.measured_range.items():
         rows = kinds == kind

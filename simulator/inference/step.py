@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwspecs.schema import System
-from simulator.comm.costs import collective_overhead_s, collective_time_s, collective_times
+from simulator.comm.costs import (
+    all_reduce_times,
+    collective_overhead_s,
+    collective_time_s,
+    collective_times,
+)
 from simulator.core.arrays import OpArrays
 from simulator.core.options import Options
 from simulator.core.precision import Precision
@@ -131,8 +136,7 @@ def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: 
     comm = 0.0
     sizes, calls = r.tp_fwd_sizes
     if plan.tp > 1 and sizes.size:
-        t = collective_times(system, "all_reduce", sizes * scale, plan.tp, profile=profile)
-        comm += float(t @ calls + collective_overhead_s(profile, "all_reduce") * calls.sum())
+        comm += float(all_reduce_times(system, sizes * scale, plan.tp, profile) @ calls)
     sizes, calls = r.ep_sizes
     if plan.ep > plan.tp and sizes.size:
         sizes = sizes * scale / plan.tp * plan.expert_imbalance

@@ -9,7 +9,8 @@ import pandas as pd
 
 from hwspecs.schema import DeviceSpec
 from simulator.core.profile import EfficiencyProfile
-from validation.fit.calibrate import error_table, holdout_mask, predict_s
+from validation.fit.calibrate import error_table, holdout_mask
+from validation.fit.predict import predict_s
 
 
 def kernel_comparison(frame: pd.DataFrame, device: DeviceSpec,

@@ -3,6 +3,11 @@
 Parameters are fitted in log space inside physical bounds (no efficiency above 1). Every
 fourth shape of each kernel class is held out of the fit; the error table reports those.
 The fit's residuals give each kernel class a p10-p90 interval of measured / predicted time.
+
+Two kinds of data: `archsim bench` grids on this machine (every kernel class at once, one
+joint fit of `FIT_PARAMETERS`), and imported GPU tables (GEMM, attention, MoE layers,
+collectives), fitted class by class (`validation.fit.stages`): each class moves only its own
+parameters, on at most `FIT_ROWS` records of it (a seeded sample: the tables hold 10^5).
 """
 
 from __future__ import annotations
@@ -14,13 +19,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from hwspecs.dtypes import DType
 from hwspecs.schema import DeviceSpec
-from simulator.core.arrays import DTYPE_CODE, KIND_CODE, PASSES, OpArrays
-from simulator.core.precision import Precision
-from simulator.core.pricing import price
+from simulator.comm.costs import CUSTOM_ALL_REDUCE
 from simulator.core.profile import EfficiencyProfile
-from workloads.op import OpKind, Pass
+from validation.fit.predict import is_nccl, predict_s, records_to_arrays
+from validation.fit.stages import Stage, get, gpu_stages, with_values
 
 # (name, lower bound, upper bound): the fitted parameters and their physical limits.
 FIT_PARAMETERS = (
@@ -41,59 +44,9 @@ SHAPE_CANDIDATES = tuple({"gemm_mma_m": mma, "gemm_tile_m": tiles, "gemm_tile_n"
                                                                  ((16, 32), 32)))
 MIN_POINTS_PER_PARAMETER = 3
 HOLDOUT_EVERY = 4
-_KIND = {"gemm": OpKind.GEMM, "grouped_gemm": OpKind.GROUPED_GEMM,
-         "attention": OpKind.ATTENTION, "norm": OpKind.NORM, "softmax": OpKind.SOFTMAX,
-         "elementwise": OpKind.ELEMENTWISE, "embedding": OpKind.EMBEDDING, "copy": OpKind.COPY}
-
-
-def _col(frame: pd.DataFrame, name: str, default: float = 0.0) -> np.ndarray:
-    return frame[name].astype("Float64").fillna(default).to_numpy(dtype=float)
-
-
-def records_to_arrays(frame: pd.DataFrame) -> OpArrays:
-    """Measured kernels as simulator rows: the same shapes the simulator prices."""
-    unknown = set(frame["kernel"]) - set(_KIND)
-    if unknown:
-        raise ValueError(f"measurements hold unknown kernel class(es) {', '.join(unknown)}")
-    kind = np.array([KIND_CODE[_KIND[k]] for k in frame["kernel"]])
-    dtype = np.array([DTYPE_CODE[DType.parse(d)] for d in frame["dtype"]])
-    m, n, k = _col(frame, "m"), _col(frame, "n"), _col(frame, "k")
-    batch = _col(frame, "batch", 1.0)
-    groups = _col(frame, "groups", 1.0)
-    is_attn = frame["kernel"].to_numpy() == "attention"
-    is_grouped = frame["kernel"].to_numpy() == "grouped_gemm"
-    heads = _col(frame, "heads", 1.0)
-    m = np.where(is_attn, _col(frame, "q_len"), np.where(is_grouped, m / groups, m))
-    n = np.where(is_attn, _col(frame, "kv_len"), n)
-    k = np.where(is_attn, _col(frame, "head_dim"), k)
-    batch = np.where(is_attn, batch * heads, np.where(is_grouped, groups, batch))
-    zeros = np.zeros(len(frame))
-    weight_elements = np.where(np.isin(kind, [KIND_CODE[OpKind.GEMM],
-                                              KIND_CODE[OpKind.GROUPED_GEMM]]),
-                               n * k * np.where(is_grouped, groups, 1.0), 0.0)
-    return OpArrays(
-        kind=kind, flops=frame["flops"].to_numpy(dtype=float), weight_read_bytes=zeros,
-        act_read_bytes=frame["read_bytes"].to_numpy(dtype=float),
-        act_write_bytes=frame["write_bytes"].to_numpy(dtype=float), kv_read_bytes=zeros,
-        kv_write_bytes=zeros, other_bytes=zeros, compute_dtype=dtype, m=m, n=n, k=k,
-        batch=batch, weight_elements=weight_elements, layer=np.zeros(len(frame), dtype=int),
-        pass_=np.full(len(frame), PASSES.index(Pass.FORWARD)),
-        names=tuple(frame["op"].astype(str)))
-
-
-def predict_s(frame: pd.DataFrame, device: DeviceSpec, profile: EfficiencyProfile,
-              arrays: OpArrays | None = None) -> np.ndarray:
-    """Predicted seconds per measured record (eager chains pay one overhead per launch)."""
-    arrays = arrays if arrays is not None else records_to_arrays(frame)
-    out = np.zeros(len(frame))
-    dtypes = frame["dtype"].to_numpy()
-    for name in np.unique(dtypes):
-        rows = dtypes == name
-        d = DType.parse(name)
-        sub = arrays.take(np.flatnonzero(rows))
-        out[rows] = price(sub, device, profile, d, Precision(d, d, d)).time_s[0]
-    launches = _col(frame, "launches", 1.0)
-    return out + (launches - 1) * profile.kernel_overhead_s
+FIT_ROWS = 3000
+# Record classes only imported GPU tables hold; a frame of these alone is fitted by stages.
+GPU_CLASSES = {"gemm", "attention", "moe", "collective"}
 
 
 def holdout_mask(frame: pd.DataFrame) -> np.ndarray:
@@ -111,12 +64,82 @@ class Fit:
 
 
 def fit_profile(frame: pd.DataFrame, device: DeviceSpec, start: EfficiencyProfile,
-                name: str, source: str) -> Fit:
+                name: str, source: str, progress: bool = False) -> Fit:
     """Least squares on log(predicted / measured) over the non-held-out records, for each
     candidate of the discrete shape parameters; the lowest cost wins."""
+    if set(frame["kernel"]) <= GPU_CLASSES:
+        return _fit_stages(frame, device, start, name, source, progress)
     fits = [_fit_continuous(frame, device, replace(start, **shape), name, source)
             for shape in SHAPE_CANDIDATES]
     return min(fits, key=lambda f: f.cost)
+
+
+def _fit_stages(frame: pd.DataFrame, device: DeviceSpec, start: EfficiencyProfile,
+                name: str, source: str, progress: bool) -> Fit:
+    from tqdm import tqdm
+
+    holdout = holdout_mask(frame)
+    measured = frame["median_s"].to_numpy(dtype=float)
+    profile, cost = start, 0.0
+    for stage in tqdm(gpu_stages(frame), desc="calibrate", unit="class", disable=not progress):
+        rows = stage.rows(frame) & ~holdout
+        if rows.sum() < MIN_POINTS_PER_PARAMETER * len(stage.parameters(frame[rows])):
+            continue
+        profile, c = _fit_stage(stage, frame[rows], measured[rows], device, profile)
+        cost += c
+    predicted = predict_s(frame, device, profile)
+    train = ~holdout
+    profile = replace(profile, name=name, source=source, fitted=True,
+                      intervals=_intervals(_classes(frame)[train],
+                                           measured[train] / predicted[train]),
+                      measured_range=_ranges(frame[train].assign(kernel=_classes(frame)[train])))
+    return Fit(profile=profile, predicted_s=predicted, holdout=holdout, cost=cost)
+
+
+def _fit_stage(stage: Stage, rows: pd.DataFrame, measured: np.ndarray, device: DeviceSpec,
+               profile: EfficiencyProfile) -> tuple[EfficiencyProfile, float]:
+    """The stage's parameters fitted on (a sample of) its records, for each discrete choice."""
+    from scipy.optimize import least_squares
+
+    if len(rows) > FIT_ROWS:
+        pick = np.sort(np.random.default_rng(0).choice(len(rows), FIT_ROWS, replace=False))
+        rows, measured = rows.iloc[pick], measured[pick]
+    rows = rows.reset_index(drop=True)
+    params = stage.parameters(rows)
+    lo = np.log([p.lo for p in params])
+    hi = np.log([p.hi for p in params])
+    best: tuple[float, EfficiencyProfile] | None = None
+    for shape in stage.shapes:
+        base = with_values(profile, shape)
+        x0 = np.clip(np.log([get(base, p.name) if get(base, p.name) > 0
+                             else np.sqrt(p.lo * p.hi) for p in params]), lo, hi)
+        single = stage.name.partition(".")[0] not in ("moe", "collective")
+        arrays = records_to_arrays(rows) if single else None
+
+        def residuals(x: np.ndarray, base=base, arrays=arrays) -> np.ndarray:
+            fitted = with_values(base, {p.name: v for p, v in
+                                        zip(params, np.exp(x), strict=True)})
+            return np.log(predict_s(rows, device, fitted, arrays) / measured)
+
+        result = least_squares(residuals, x0, bounds=(lo, hi), x_scale="jac")
+        fitted = with_values(base, {p.name: v for p, v in
+                                    zip(params, np.exp(result.x), strict=True)})
+        if best is None or result.cost < best[0]:
+            best = (float(result.cost), fitted)
+    return best[1], best[0]
+
+
+def _classes(frame: pd.DataFrame) -> np.ndarray:
+    """Each record's class as intervals and errors name it (attention split by phase, an
+    engine's own all-reduce apart from NCCL's collectives)."""
+    kernel = frame["kernel"].to_numpy().astype(object)
+    op = frame["op"].to_numpy()
+    out = kernel.copy()
+    out[(kernel == "attention") & (op == "sdpa_prefill")] = "attention_prefill"
+    out[(kernel == "attention") & (op == "sdpa_decode")] = "attention_decode"
+    if (kernel == "collective").any():
+        out[(kernel == "collective") & ~is_nccl(frame)] = CUSTOM_ALL_REDUCE
+    return out
 
 
 def _fit_continuous(frame: pd.DataFrame, device: DeviceSpec, start: EfficiencyProfile,
@@ -177,13 +200,16 @@ def _ranges(frame: pd.DataFrame) -> dict[str, dict[str, tuple[float, float]]]:
 
 def error_table(frame: pd.DataFrame, predicted_s: np.ndarray,
                 rows: np.ndarray | None = None) -> pd.DataFrame:
-    """Median and p90 absolute percentage error per kernel class (on `rows` if given)."""
+    """Median and p90 absolute percentage error per kernel class and dtype (on `rows` if
+    given); attention is split into prefill and decode."""
     rows = np.ones(len(frame), dtype=bool) if rows is None else rows
     measured = frame["median_s"].to_numpy(dtype=float)
     ape = np.abs(predicted_s - measured) / measured * 100.0
-    data = pd.DataFrame({"kernel": frame["kernel"].to_numpy()[rows], "ape_pct": ape[rows],
+    data = pd.DataFrame({"kernel": _classes(frame)[rows],
+                         "dtype": frame["dtype"].astype(str).to_numpy()[rows],
+                         "ape_pct": ape[rows],
                          "noise_pct": frame["noise_riqr"].to_numpy(dtype=float)[rows] * 100})
-    table = data.groupby("kernel").agg(
+    table = data.groupby(["kernel", "dtype"]).agg(
         cases=("ape_pct", "size"), median_ape_pct=("ape_pct", "median"),
         p90_ape_pct=("ape_pct", lambda s: float(np.percentile(s, 90))),
         median_noise_pct=("noise_pct", "median"))
@@ -191,20 +217,23 @@ def error_table(frame: pd.DataFrame, predicted_s: np.ndarray,
 
 
 def save_profile(profile: EfficiencyProfile, path: str | Path) -> Path:
-    """Write a profile YAML that `simulator.core.efficiency.load_profile` reads back."""
-    data = {
-        "name": profile.name, "source": profile.source, "fitted": True,
-        **{p[0]: float(getattr(profile, p[0])) for p in FIT_PARAMETERS},
-        "gemm_tile_m": list(profile.gemm_tile_m), "gemm_tile_n": profile.gemm_tile_n,
-        "gemm_mma_m": profile.gemm_mma_m, "gemm_split_k_min": profile.gemm_split_k_min,
-        "attention_block_q": profile.attention_block_q,
-        "attention_head_dim_half": profile.attention_head_dim_half,
-        "dequant_flops_per_element": profile.dequant_flops_per_element,
-        "intervals": {k: [float(a), float(b)] for k, (a, b) in profile.intervals.items()},
-        "measured_range": {k: {c: [float(a), float(b)] for c, (a, b) in v.items()}
-                           for k, v in profile.measured_range.items()},
-    }
+    """Write a profile YAML that `simulator.core.profile.load_profile` reads back: every
+    field, plain YAML types."""
+    from dataclasses import asdict
+
+    data = {k: _plain(v) for k, v in asdict(profile).items() if k != "ideal"}
+    data["fitted"] = True
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(data, sort_keys=False))
     return out
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -106,7 +106,7 @@ def test_a_table_with_wrong_columns_is_refused(written):
 def test_a_table_with_garbage_values_is_refused(written):
     csv_path, json_path = written
     lines = csv_path.read_text().splitlines()
-    lines[1] = lines[1].replace("gemm,mm,torch.mm,fp32,4,", "gemm,mm,torch.mm,fp32,four,")
+    lines[1] = lines[1].replace("gemm,mm,torch.mm,fp32,,,4,", "gemm,mm,torch.mm,fp32,,,four,")
     _rewrite_csv(csv_path, json_path, "\n".join(lines) + "\n")
     with pytest.raises(ValueError, match="cannot be parsed"):
         read_measurements(csv_path)
