@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from archsim_cli.args import (
+    add_attn_dp,
     add_json,
     add_model,
     add_precision,
@@ -42,6 +43,9 @@ def add_scheduler_args(p) -> None:
                    help="share of GPU memory the engine's rule gives the KV cache (0-1]")
     g.add_argument("--host-overhead-us", type=float, default=None,
                    help="CPU time per iteration not hidden behind the GPU (us)")
+    g.add_argument("--admit-reserve", type=float, default=None,
+                   help="admit a request only while the KV cache keeps this share (0-1) of "
+                        "the running ones' remaining output")
 
 
 def scheduler_overrides(args) -> dict:
@@ -50,7 +54,7 @@ def scheduler_overrides(args) -> dict:
     return {"max_seqs": get("max_seqs"), "max_batched_tokens": get("max_batched_tokens"),
             "chunked_prefill": get("chunked_prefill"), "chunk_size": get("chunk_size"),
             "mixed": get("mixed"), "block_size": get("block_size"),
-            "memory_share": get("memory_utilization"),
+            "memory_share": get("memory_utilization"), "admit_reserve": get("admit_reserve"),
             "host_overhead_s": None if us is None else us * 1e-6}
 
 
@@ -73,6 +77,7 @@ def register(sub) -> None:
     add_system(p, DEFAULT_SERVING_SYSTEM)
     p.add_argument("--tp", type=int, default=1, help="tensor-parallel GPUs per replica")
     p.add_argument("--ep", type=int, default=1, help="expert-parallel ranks per replica (MoE)")
+    add_attn_dp(p)
     p.add_argument("--replicas", type=int, default=1,
                    help="replicas (with --prefill-replicas: the decode replicas)")
     p.add_argument("--prefill-replicas", type=int, default=0,
@@ -111,8 +116,8 @@ def register(sub) -> None:
 def _setup(args, tp: int):
     from simulator import Plan, replica_setup, system_for_gpus
 
-    return replica_setup(args.model, system_for_gpus(args.system, tp),
-                         Plan(tp=tp, ep=args.ep),
+    return replica_setup(args.model, system_for_gpus(args.system, tp * args.attn_dp),
+                         Plan(tp=tp, ep=args.ep, attn_dp=args.attn_dp),
                          request_of(args).options, scheduler_overrides(args),
                          kv_auto=args.kv_dtype is None)
 

@@ -15,6 +15,10 @@ def register(sub) -> None:
                    help="measurement folders (default: every set under validation/data)")
     p.add_argument("--published", action="store_true",
                    help="compare against the published results in validation/published")
+    p.add_argument("--serving", nargs="?", const="shipped", default=None, metavar="CSV",
+                   help="simulate measured serving runs (aiconfigurator silicon_sample "
+                        "format; default: the shipped H100 runs) and report predicted vs "
+                        "measured TTFT and TPOT")
     p.add_argument("--transfer", action="store_true",
                    help="apply each measured device's fitted profile to every other one and "
                         "report the held-out error beside the device's own profile")
@@ -26,6 +30,12 @@ def register(sub) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     out: dict = {}
+    if args.serving is not None and not (args.measured is not None or args.published
+                                         or args.transfer):
+        serving = _serving(args)
+        if args.json:
+            print_json(serving)
+        return 0
     if args.measured is not None or not (args.published or args.transfer):
         out["measured"] = _measured(args)
     if args.transfer:
@@ -128,3 +138,46 @@ def _fmt(v) -> str:
 
 def _pct(v) -> str:
     return "-" if v is None else f"{v * 100:.1f}"
+
+def _serving(args) -> dict:
+    """Measured serving runs against their simulation: rows, errors per engine and model."""
+    from tqdm import tqdm
+
+    from validation.compare.serving import validate_serving
+    from validation.compare.serving_runs import SHIPPED
+
+    path = SHIPPED if args.serving == "shipped" else args.serving
+    with tqdm(desc="serving runs", unit="run", disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = validate_serving(path, progress=progress).as_dict()
+    if not args.json:
+        print_table(f"Serving runs of {path}: predicted vs measured (mean TTFT and TPOT; "
+                    "! queueing beyond what the concurrency explains)",
+                    ["run", "model", "engine", "TP", "conc", "isl/osl", "TTFT meas ms",
+                     "pred ms", "err %", "TPOT meas ms", "pred ms", "err %", "!"],
+                    [(r["id"][-28:], r["model"], r["engine"], r["tp"], r["concurrency"],
+                      f"{r['isl']}/{r['osl']}", f"{r['measured_ttft_s'] * 1e3:,.1f}",
+                      f"{r['predicted_ttft_s'] * 1e3:,.1f}", f"{r['ttft_error'] * 100:+.0f}",
+                      f"{r['measured_tpot_s'] * 1e3:,.2f}",
+                      f"{r['predicted_tpot_s'] * 1e3:,.2f}", f"{r['tpot_error'] * 100:+.0f}",
+                      "!" if r["queueing_outlier"] else "") for r in result["rows"]],
+                    right_align_from=3)
+        for title, groups in (("all runs", {"all": result["summary"]}),
+                              ("per engine", result["by_engine"]),
+                              ("per model", result["by_model"])):
+            print_table(f"Serving error, {title} (|predicted / measured - 1|)",
+                        ["", "runs", "TTFT median %", "TTFT p90 %", "TPOT median %",
+                         "TPOT p90 %", "queueing outliers"],
+                        [(name, g["ttft"]["rows"], _pct(g["ttft"]["median_abs_error"]),
+                          _pct(g["ttft"]["p90_abs_error"]),
+                          _pct(g["tpot"]["median_abs_error"]),
+                          _pct(g["tpot"]["p90_abs_error"]), g["queueing_outliers"])
+                         for name, g in groups.items()])
+        if result["skipped"]:
+            print_table(f"Skipped runs ({len(result['skipped'])})", ["run", "why"],
+                        [(s["id"], s["reason"]) for s in result["skipped"]])
+        print(f"Source: {result['citation']}")
+    return result

@@ -81,6 +81,7 @@ class EngineSettings:
                 ("CUDA graphs up to batch", self.cuda_graph_max_batch, "cuda_graph_max_batch"),
                 ("host overhead per iteration", f"{s.host_overhead_s * 1e6:g} us",
                  "host_overhead_s"),
+                ("KV reserved at admission (x output owed)", s.admit_reserve, "admit_reserve"),
                 ("KV-cache dtype", self.kv_cache_dtype, "kv_cache_dtype")]
         return [(name, str(value), self.sources.get(key, "")) for name, value, key in rows]
 
@@ -91,7 +92,8 @@ class EngineSettings:
                 "chunk_size": s.chunk, "mixed": s.mixes, "block_size": s.block_size,
                 "memory_rule": self.memory_rule, "memory_share": self.memory_share,
                 "cuda_graph_max_batch": self.cuda_graph_max_batch,
-                "host_overhead_s": s.host_overhead_s, "kv_cache_dtype": self.kv_cache_dtype,
+                "host_overhead_s": s.host_overhead_s, "admit_reserve": s.admit_reserve,
+                "kv_cache_dtype": self.kv_cache_dtype,
                 "sources": dict(self.sources)}
 
 
@@ -109,7 +111,7 @@ def _vllm(device: DeviceSpec, gpus: int) -> EngineSettings:
              "on a GPU with >= 70 GiB that is not an A100, else {}")
     sched = SchedulerConfig(max_seqs=1024 if big else 256,
                             max_batched_tokens=8192 if big else 2048, chunked_prefill=True,
-                            block_size=16, mixed=True, host_overhead_s=0.0)
+                            block_size=16, mixed=True, host_overhead_s=0.0, admit_reserve=0.0)
     return EngineSettings(
         engine="vllm", version=VLLM, scheduler=sched, memory_rule="total", memory_share=0.9,
         cuda_graph_max_batch=512, sources={
@@ -127,7 +129,10 @@ def _vllm(device: DeviceSpec, gpus: int) -> EngineSettings:
                                     "(min(2 x max_num_seqs, 512))",
             "host_overhead_s": "async scheduling is off by default; vLLM publishes no "
                                "per-step CPU time: 0 (set --host-overhead-us)",
-            "kv_cache_dtype": "--kv-cache-dtype auto: the model's dtype"})
+            "kv_cache_dtype": "--kv-cache-dtype auto: the model's dtype",
+            "admit_reserve": "v1/core/sched/scheduler.py: a request is admitted when its "
+                             "prompt's blocks are free, and the newest running one is "
+                             "preempted (recomputed) when a decode finds none"})
 
 
 def _sglang(device: DeviceSpec, gpus: int) -> EngineSettings:
@@ -142,7 +147,7 @@ def _sglang(device: DeviceSpec, gpus: int) -> EngineSettings:
         chunk, reserved = 16384, 32 * GIB
     share = round(max(mem - reserved, 0.05 * mem) / mem, 3)
     sched = SchedulerConfig(max_seqs=2048, max_batched_tokens=chunk, chunked_prefill=True,
-                            block_size=1, mixed=False, host_overhead_s=0.0)
+                            block_size=1, mixed=False, host_overhead_s=0.0, admit_reserve=0.7)
     args = "server_args.py ServerArgs.__post_init__: "
     return EngineSettings(
         engine="sglang", version=SGLANG, scheduler=sched, memory_rule="static",
@@ -162,12 +167,16 @@ def _sglang(device: DeviceSpec, gpus: int) -> EngineSettings:
             "cuda_graph_max_batch": args + "cuda_graph_max_bs 160 on H100-class GPUs",
             "host_overhead_s": "the overlap scheduler (default since v0.4) hides the CPU "
                                "work behind the GPU",
-            "kv_cache_dtype": "kv_cache_dtype auto: the model's dtype"})
+            "kv_cache_dtype": "kv_cache_dtype auto: the model's dtype",
+            "admit_reserve": "global_config.py default_init_new_token_ratio 0.7: admission "
+                             "keeps room for 0.7 x the running requests' remaining output "
+                             "(NB: it decays to 0.098 over 600 steps without a retraction; "
+                             "the decay is left out)"})
 
 
 def _trtllm(device: DeviceSpec, gpus: int) -> EngineSettings:
     sched = SchedulerConfig(max_seqs=2048, max_batched_tokens=8192, chunked_prefill=False,
-                            block_size=32, mixed=True, host_overhead_s=0.0)
+                            block_size=32, mixed=True, host_overhead_s=0.0, admit_reserve=1.0)
     args = "tensorrt_llm/llmapi/llm_args.py "
     return EngineSettings(
         engine="trtllm", version=TRTLLM, scheduler=sched, memory_rule="free",
@@ -186,7 +195,10 @@ def _trtllm(device: DeviceSpec, gpus: int) -> EngineSettings:
             "host_overhead_s": args + "TorchLlmArgs.disable_overlap_scheduler False: the "
                                       "overlap scheduler hides the CPU work",
             "kv_cache_dtype": args + "KvCacheConfig.dtype auto: the checkpoint's (bf16 "
-                                     "without a KV quantization)"})
+                                     "without a KV quantization)",
+            "admit_reserve": args + "SchedulerConfig.capacity_scheduler_policy "
+                                    "GUARANTEED_NO_EVICT: a request starts only once the KV "
+                                    "cache holds every running one to its end"})
 
 
 _PRESETS = {"trtllm": _trtllm, "vllm": _vllm, "sglang": _sglang}

@@ -8,7 +8,10 @@ a prompt over iterations (at most `chunk_size` tokens of one prompt per iteratio
 a prompt runs whole. Sequences are admitted first come first served while the cap on running
 sequences, the token budget and the paged KV cache allow. When a decode needs a block and none
 is free, the newest running sequence is preempted and later recomputed (its prompt and
-generated tokens prefilled again). Each iteration adds the engine's host overhead.
+generated tokens prefilled again). With `admit_reserve` r > 0 a request is admitted only if
+the free KV cache also holds r times the output every running sequence (and it) has still to
+generate, as TensorRT-LLM (r = 1: never evicts) and SGLang (r = its new-token ratio) admit.
+Each iteration adds the engine's host overhead.
 
 Stretches of identical decode-only iterations (nothing to admit, no arrival, no finish, no new
 block short) are run in one jump: step times are linear in the cache length, so their sum has a
@@ -36,6 +39,9 @@ class SchedulerConfig:
     chunk_size: int | None = None        # one prompt's tokens per iteration (None: the budget)
     mixed: bool | None = None            # prompts and decodes share iterations (None: chunked)
     host_overhead_s: float = 0.0         # per iteration, not hidden behind the GPU
+    # Admit a request only while the KV cache also holds this share of every running one's
+    # output still to come (0: vLLM, no reservation; 1: TensorRT-LLM GUARANTEED_NO_EVICT).
+    admit_reserve: float = 0.0
 
     def __post_init__(self) -> None:
         caps = (self.max_seqs, self.max_batched_tokens, self.block_size,
@@ -46,6 +52,9 @@ class SchedulerConfig:
         if not 0 <= self.host_overhead_s < 1:
             raise ValueError(f"host overhead per iteration must be in [0, 1) s, not "
                              f"{self.host_overhead_s!r}")
+        if not 0 <= self.admit_reserve <= 1:
+            raise ValueError(f"the KV reservation at admission must be in [0, 1], not "
+                             f"{self.admit_reserve!r}")
 
     @property
     def mixes(self) -> bool:
@@ -132,6 +141,7 @@ class Replica:
         self.assigned = self.finished = 0
         self.log: list[tuple[float, int, int, int]] = []   # (time, queue, running, blocks used)
         self.done: list[int] | None = None    # a closed loop collects finished requests here
+        self.pending = 0                      # output tokens the running sequences still owe
 
     @property
     def busy(self) -> bool:
@@ -143,6 +153,22 @@ class Replica:
 
     def _blocks_for(self, tokens: int) -> int:
         return -(-int(tokens) // self.cfg.block_size)
+
+    def _owed(self, r: int) -> int:
+        """Output tokens request `r` still generates here (one on a prefill replica)."""
+        last = 1 if self.role == "prefill" else int(self.s.out[r])
+        return max(last - int(self.s.gen[r]), 0)
+
+    def _fits(self, r: int, tokens: int) -> bool:
+        """`tokens` of r's KV now, and the reservation for what every running one owes."""
+        extra = 0
+        if self.cfg.admit_reserve:
+            extra = -(-int(self.cfg.admit_reserve * (self.pending + self._owed(r)))
+                      // self.cfg.block_size)
+        return self._blocks_for(tokens) + extra <= self.free
+
+    def _start(self, r: int) -> None:
+        self.pending += self._owed(r)
 
     def add(self, r: int, t: float) -> None:
         s, cfg = self.s, self.cfg
@@ -179,7 +205,7 @@ class Replica:
         if not self.waiting or len(self.prefilling) + len(self.decoding) >= self.cfg.max_seqs:
             return False
         r = self.waiting[0]
-        if self._blocks_for(self.s.need[r]) > self.free:
+        if not self._fits(r, self.s.need[r]):
             return False
         if self.cfg.chunked_prefill:
             return budget > 0
@@ -191,10 +217,11 @@ class Replica:
         s = self.s
         while self.waiting and s.cached[self.waiting[0]] > 0 \
                 and len(self.prefilling) + len(self.decoding) < self.cfg.max_seqs \
-                and self._blocks_for(s.cached[self.waiting[0]]) <= self.free:
+                and self._fits(self.waiting[0], s.cached[self.waiting[0]]):
             r = self.waiting.popleft()
             s.blocks[r] = self._blocks_for(s.cached[r])
             self.free -= int(s.blocks[r])
+            self._start(r)
             self.decoding.append(r)
 
     def _record(self) -> None:
@@ -231,6 +258,7 @@ class Replica:
         c = c + k
         s.cached[ids] = c
         s.gen[ids] += k
+        self.pending -= k * len(ids)
         grown = -(-c // self.cfg.block_size)
         self.free -= int((grown - s.blocks[ids]).sum())
         s.blocks[ids] = grown
@@ -253,17 +281,19 @@ class Replica:
 
     def _finish_done(self) -> None:
         s = self.s
-        keep = []
-        for r in self.decoding:
-            if s.gen[r] >= s.out[r]:
-                self._release(r)
-                s.finish_s[r] = self.now
-                self.finished += 1
-                if self.done is not None:
-                    self.done.append(r)
-            else:
-                keep.append(r)
-        self.decoding = keep
+        if not self.decoding:
+            return
+        ids = np.array(self.decoding)
+        over = s.gen[ids] >= s.out[ids]
+        if not over.any():
+            return
+        for r in ids[over].tolist():
+            self._release(r)
+            s.finish_s[r] = self.now
+            self.finished += 1
+            if self.done is not None:
+                self.done.append(r)
+        self.decoding = ids[~over].tolist()
 
     def _hand_off(self, r: int) -> None:
         self._release(r)
@@ -278,10 +308,14 @@ class Replica:
         """Free blocks for this iteration's decodes by preempting the newest sequences."""
         s, bs = self.s, self.cfg.block_size
         while True:
-            short = sum(1 for r in self.decoding if s.cached[r] % bs == 0) - self.free
+            if self.free >= len(self.decoding):        # enough, whichever need a block
+                return
+            short = int((s.cached[np.array(self.decoding, dtype=np.int64)] % bs == 0).sum()) \
+                - self.free
             if short <= 0 or not (self.prefilling or len(self.decoding) > 1):
                 return
             victim = self.prefilling.pop() if self.prefilling else self.decoding.pop()
+            self.pending -= self._owed(victim)
             self._release(victim)
             s.need[victim] = s.prompt[victim] + s.gen[victim]
             s.prefilled[victim] = s.cached[victim] = 0
@@ -319,6 +353,7 @@ class Replica:
                 self.prefilling.remove(r)
                 s.cached[r] = s.need[r]
                 s.gen[r] += 1
+                self.pending -= 1
                 if math.isnan(s.first_s[r]):
                     s.first_s[r] = self.now
                 if self.role == "prefill" and s.gen[r] < s.out[r]:
@@ -340,6 +375,7 @@ class Replica:
             blocks = self._blocks_for(s.need[r])
             s.blocks[r] = blocks
             self.free -= blocks
+            self._start(r)
             self.prefilling.append(r)
             n = min(int(s.need[r]), budget, chunk) if self.cfg.chunked_prefill \
                 else int(s.need[r])

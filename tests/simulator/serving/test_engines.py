@@ -18,7 +18,7 @@ from simulator.serving.scheduler import Replica, RequestState, SchedulerConfig
 H100 = load_system("h100-sxm").device
 SETTINGS = ("max_seqs", "max_batched_tokens", "chunked_prefill", "chunk_size", "mixed",
             "block_size", "memory_share", "cuda_graph_max_batch", "host_overhead_s",
-            "kv_cache_dtype")
+            "kv_cache_dtype", "admit_reserve")
 
 
 @pytest.mark.parametrize("engine", SERVING_ENGINES)
