@@ -7,10 +7,13 @@ cached. Uploaded device specs live in the session only.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import json
+import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
@@ -24,7 +27,7 @@ from hwspecs.errors import USER_ERRORS, SpecError, describe  # noqa: F401 (the p
 
 INPUT_PREFIX = "in_"           # widget keys kept when the user switches pages
 _CUSTOM_DEVICES = "custom_devices"
-_UPLOAD_DIR = Path(tempfile.gettempdir()) / "archsim-app-uploads"
+_UPLOADS: list[Path] = []      # this process's private upload folder, made on first use
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -93,11 +96,23 @@ def save_uploaded_config(filename: str, data: bytes) -> str:
         label = "uploaded-model"
     label = _SAFE.sub("-", label).strip("-.") or "uploaded-model"
     digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = _UPLOAD_DIR / digest / label
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = upload_dir() / digest / label
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / "config.json"
-    path.write_bytes(data)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
     return str(path)
+
+
+def upload_dir() -> Path:
+    """A folder only this user can read (mode 0700, a fresh name per process), removed when
+    the process ends: uploads are never world-readable nor left behind in /tmp."""
+    if not _UPLOADS:
+        folder = Path(tempfile.mkdtemp(prefix="archsim-uploads-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _UPLOADS.append(folder)
+    return _UPLOADS[0]
 
 
 def custom_devices() -> dict[str, tuple[DeviceSpec, dict]]:

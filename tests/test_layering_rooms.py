@@ -2,7 +2,7 @@
 and the faces reach the simulator only through its public API (docs/architecture.md).
 
 - simulator: core <- comm <- parallel <- {training, inference} <- {serving, planner, sweep}
-- workloads: catalog_ids <- {op, config} <- {raw, summary} <- {trace, ops} <- lower
+- workloads: {catalog_ids, config_check} <- {op, config} <- {raw, summary} <- {trace, ops} <- lower
 - validation: measure <- fit <- compare
 A module may import its own room and rooms below it; `simulator/__init__.py`, the public API,
 stands above every room. Circles are found over every import, lazy ones included.
@@ -19,8 +19,8 @@ from tests.test_layering import FACES, ROOT, Import, all_imports, module_name, p
 ROOMS = {
     "simulator": {"core": 0, "comm": 1, "parallel": 2, "training": 3, "inference": 3,
                   "serving": 4, "planner": 4, "sweep": 4},
-    "workloads": {"catalog_ids": -1, "op": 0, "config": 0, "raw": 1, "summary": 1,
-                  "trace": 2, "ops": 2, "lower": 3},
+    "workloads": {"catalog_ids": -1, "config_check": -1, "op": 0, "config": 0, "raw": 1,
+                  "summary": 1, "trace": 2, "ops": 2, "lower": 3},
     "validation": {"measure": 0, "fit": 1, "compare": 2},
 }
 PUBLIC_API = "simulator"

@@ -172,6 +172,19 @@ def load_grid(path: str | Path) -> Grid:
 
 
 def grid_from_dict(raw: Any, where: str = "grid") -> Grid:
+    """A validated Grid; every refusal is one sentence starting with `where` (the file)."""
+    try:
+        return _grid_from_dict(raw, where)
+    except (ValueError, LookupError) as e:
+        text = str(e.args[0]) if isinstance(e, LookupError) and e.args else str(e)
+        if text.startswith(f"{where}:"):
+            raise
+        raise ValueError(f"{where}: {text}") from None
+    except (TypeError, AttributeError, OverflowError) as e:   # a value of the wrong kind
+        raise ValueError(f"{where}: a value has the wrong type ({e})") from None
+
+
+def _grid_from_dict(raw: Any, where: str) -> Grid:
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: a grid must be a YAML mapping of axes")
     unknown = set(raw) - _KEYS

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from hwspecs.dtypes import DType
 from simulator.core.options import Options
 from simulator.core.precision import Precision
 from simulator.inference.request import InferenceWorkloads, decode_context, simulate_inference
@@ -32,6 +31,7 @@ from validation.compare.published_cases import (
     megatron_flops_per_step,
     training_cases,
 )
+from validation.compare.published_traces import Workloads, position_family, steps_of
 
 
 @dataclass(frozen=True)
@@ -87,27 +87,15 @@ class PublishedComparison:
                 "skipped": [vars(s) for s in self.skipped]}
 
 
-class _Workloads:
-    """Traced workloads and prepared training contexts, shared across cases."""
-
-    def __init__(self) -> None:
-        self.cache: dict[tuple, Any] = {}
-
-    def get(self, ref: str, phase: str, batch: int, seq: int, context: int = 0,
-            disabled: tuple[str, ...] = ()):
-        from workloads import get_workload
-
-        key = (ref, phase, batch, seq, context, disabled)
-        if key not in self.cache:
-            self.cache[key] = get_workload(ref, phase, batch=batch, seq=seq, context=context,
-                                           dtype=DType.BF16, disabled_passes=disabled)
-        return self.cache[key]
+class _Workloads(Workloads):
+    """Traced workloads (`published_traces.Workloads`) and prepared training contexts."""
 
     def prepared(self, case: TrainCase, system):
         key = ("prep", case.model.ref(), case.seq, system.name, case.dtype,
                case.disabled_passes)
         if key not in self.cache:
-            w = self.get(case.model.ref(), "train", 1, case.seq, 0, case.disabled_passes)
+            w = self.get(case.model.ref(), "train", 1, case.seq, 0, case.disabled_passes,
+                         family=position_family(case))
             options = Options(precision=Precision.parse(case.dtype))
             self.cache[key] = prepare(w, system, options)
         return self.cache[key]
@@ -150,8 +138,13 @@ def _configuration(case: TrainCase | InferCase) -> str:
 
 def compare_published(sources: Iterable[str] | None = None,
                       case_ids: Iterable[str] | None = None,
-                      progress: Callable[[str], None] | None = None) -> PublishedComparison:
-    """Run every expressible case (of `sources`, or these `case_ids`) and compare."""
+                      progress: Callable[[str], None] | None = None,
+                      workers: int | None = None) -> PublishedComparison:
+    """Run every expressible case (of `sources`, or these `case_ids`) and compare.
+
+    The cases of one model run together (they share its traces); models run on `workers`
+    processes (default: the CPU count; 1 runs them in this process), as tracing is the slow
+    part of a cold run. `progress` is called with each case id as its model's cases finish."""
     wanted = set(sources) if sources is not None else set(SOURCES)
     unknown = wanted - set(SOURCES)
     if unknown:
@@ -160,21 +153,50 @@ def compare_published(sources: Iterable[str] | None = None,
     ids = set(case_ids) if case_ids is not None else None
     train, skipped_t = training_cases()
     infer, skipped_i = inference_cases()
-    ws = _Workloads()
-    results = []
-    for case in [*train, *infer]:
-        if case.source not in wanted or (ids is not None and case.case_id not in ids):
-            continue
-        if progress:
-            progress(case.case_id)
+    cases = [c for c in (*train, *infer)
+             if c.source in wanted and (ids is None or c.case_id in ids)]
+    groups: dict[str, list[int]] = {}      # by model (or family of models: one template)
+    for i, case in enumerate(cases):
+        groups.setdefault(position_family(case) or case.model.ref(), []).append(i)
+    # Most distinct workloads first, so the last model to finish is a small one.
+    order = sorted(groups.values(), key=lambda g: -len({s for i in g for s in steps_of(cases[i])}))
+    results: dict[int, CaseResult] = {}
+    for done in _map(_run_group, [[cases[i] for i in g] for g in order], workers):
+        for i, result in zip(order.pop(0), done, strict=True):
+            results[i] = result
+            if progress:
+                progress(result.case_id)
+    skipped = tuple(s for s in (*skipped_t, *skipped_i) if s.source in wanted
+                    and (ids is None or s.case_id in ids))
+    return PublishedComparison(tuple(results[i] for i in range(len(cases))), skipped)
+
+
+def _run_group(cases: list[TrainCase | InferCase]) -> list[CaseResult]:
+    """The cases of one model, in order, sharing its traced workloads."""
+    ws = _Workloads(cases)
+    out = []
+    for case in cases:
         run = _train if isinstance(case, TrainCase) else _infer
         try:
             value, feasible = run(case, ws)
             note = case.note if feasible else f"out of memory in our model; {case.note}"
         except (ValueError, LookupError) as exc:
             value, feasible, note = None, None, f"cannot run: {exc}"
-        results.append(CaseResult(case.case_id, case.source, _configuration(case), case.metric,
-                                  value, case.published, feasible, note))
-    skipped = tuple(s for s in (*skipped_t, *skipped_i) if s.source in wanted
-                    and (ids is None or s.case_id in ids))
-    return PublishedComparison(tuple(results), skipped)
+        out.append(CaseResult(case.case_id, case.source, _configuration(case), case.metric,
+                              value, case.published, feasible, note))
+    return out
+
+
+def _map(fn, jobs: list, workers: int | None):
+    """`fn` over `jobs` in order: here, or on a pool of fresh ("spawn") processes."""
+    import os
+
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        yield from map(fn, jobs)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        yield from pool.map(fn, jobs)

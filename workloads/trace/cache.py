@@ -115,10 +115,11 @@ class TraceCache:
 # indices into one table per entry (a trace repeats the same few hundred tensors).
 
 def _types() -> dict[str, type]:
+    from workloads.trace.layer_expand import ReducedTrace
     from workloads.trace.reshape import Cell, TraceTemplate
 
     return {"RawTrace": RawTrace, "TraceTemplate": TraceTemplate, "ModelFacts": ModelFacts,
-            "Cell": Cell}
+            "Cell": Cell, "ReducedTrace": ReducedTrace}
 
 
 class _Encoder:
@@ -134,10 +135,23 @@ class _Encoder:
         return found
 
     def op(self, op: RawOp) -> list:
-        return [op.target, [self.tensor(t) for t in op.inputs],
-                [self.tensor(t) for t in op.outputs], list(op.input_ids),
-                list(op.output_ids), self.value(op.args), op.module, op.layer, op.pass_.value,
-                self.value(dict(op.attrs))]
+        tensor = self.tensor
+        return [op.target, [tensor(t) for t in op.inputs], [tensor(t) for t in op.outputs],
+                list(op.input_ids), list(op.output_ids), self._args(op.args), op.module,
+                op.layer, op.pass_.value, self.value(dict(op.attrs))]
+
+    def _args(self, args: tuple) -> list:
+        """An op's plain arguments (numbers, strings, tuples of them), quickly."""
+        out = []
+        for a in args:
+            kind = type(a)
+            if kind in _PLAIN_TYPES:
+                out.append(a)
+            elif kind is tuple and all(type(x) in _PLAIN_TYPES for x in a):
+                out.append(list(a))
+            else:
+                out.append(self.value(a))
+        return out
 
     def value(self, v: Any) -> Any:
         if v is None or isinstance(v, (bool, int, float, str)):
@@ -164,13 +178,17 @@ class _Encoder:
     def _field(self, v: Any) -> Any:
         if isinstance(v, tuple) and v and isinstance(v[0], RawOp):
             return {"~": "ops", "ops": [self.op(op) for op in v]}
-        if isinstance(v, tuple) and v and all(_is_step(s) for s in v):   # layer_expand.Step
-            return {"~": "steps", "rows": [[k, None if c is None else self.value(c)["items"]]
-                                           for k, c in v]}
+        if isinstance(v, tuple) and v and _is_step(v[0]):      # TraceTemplate.steps
+            try:
+                return {"~": "steps", "rows": [[k, None if c is None else _flat_items(c)]
+                                               for k, c in v]}
+            except _NotFlat:
+                pass
         return self.value(v)
 
 
 _PLAIN = (bool, int, float, str, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
 
 
 def _flat(d: dict) -> bool:
@@ -178,6 +196,26 @@ def _flat(d: dict) -> bool:
     return all(isinstance(k, str) and (isinstance(x, _PLAIN) or (
         isinstance(x, tuple) and all(isinstance(y, _PLAIN) for y in x)))
         for k, x in d.items())
+
+
+class _NotFlat(Exception):
+    pass
+
+
+def _flat_items(d: dict) -> dict:
+    """A step's changes as JSON (str keys; plain values or flat tuples), checked as it goes."""
+    out = {}
+    for k, x in d.items():
+        kind = type(x)
+        if kind is tuple:
+            out[k] = list(x)
+        elif kind in (int, str, float, bool) or x is None:
+            out[k] = x
+        else:
+            raise _NotFlat
+        if type(k) is not str:
+            raise _NotFlat
+    return out
 
 
 def _is_step(s: Any) -> bool:

@@ -65,12 +65,14 @@ def parse_phase(phase: Phase | str) -> Phase:
 
 def trace_raw(ref: str | ModelConfig, phase: Phase | str, batch: int, seq: int,
               context: int = 0, dtype: DType | str = DType.BF16,
-              use_cache: bool = True) -> RawTrace:
+              use_cache: bool = True, reshape: bool = True) -> RawTrace:
     """Trace one step of a model (catalog name, config.json path or Hub id).
 
     Cached on disk (`workloads.trace.cache`); another batch, seq or context of a traced phase
     is re-shaped from a fitted template, not traced again (`workloads.trace.reshape`).
-    `use_cache=False` traces afresh: no cache, no template.
+    `use_cache=False` traces afresh: no cache, no template. `reshape=False` traces the size as
+    asked and caches it by size, without fitting a template (one trace instead of three or
+    more, for a model asked at one size only).
     """
     phase = parse_phase(phase)
     dtype = DType.parse(dtype) if isinstance(dtype, str) else dtype
@@ -79,7 +81,7 @@ def trace_raw(ref: str | ModelConfig, phase: Phase | str, batch: int, seq: int,
     check_positions(cfg, seq + context)
     from workloads.trace.reuse import get_trace
 
-    return get_trace(cfg, phase, batch, seq, context, dtype, use_cache)
+    return get_trace(cfg, phase, batch, seq, context, dtype, use_cache, reshape)
 
 
 def model_facts(ref: str | ModelConfig, dtype: DType = DType.BF16,

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import gc
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from workloads.op import Pass
-from workloads.raw import RawOp
+from hwspecs.dtypes import DType
+from workloads.op import ModelFacts, Pass, Phase
+from workloads.raw import RawOp, RawTrace
 from workloads.trace.layer_plan import LayerPlan
 
 
@@ -32,6 +34,25 @@ class NotExpandable(Exception):
 # One op of the full list: the index of its reduced op, and the fields that differ (or None;
 # "sdpa_call" stands for attrs["sdpa_call"]).
 Step = tuple[int, "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class ReducedTrace:
+    """A trace as recorded (a few layers) and how to build the full op list (`layer_expand`):
+    what the disk cache keeps for a size traced as asked, a fraction of the full list."""
+
+    facts: ModelFacts
+    phase: Phase
+    batch: int
+    seq: int
+    context: int
+    dtype: DType
+    ops: tuple[RawOp, ...]
+    steps: tuple[Step, ...]
+
+    def full(self) -> RawTrace:
+        return RawTrace(self.facts, self.phase, self.batch, self.seq, self.context, self.dtype,
+                        apply_expansion(self.ops, self.steps))
 
 
 def expand_layers(ops: tuple[RawOp, ...], plan: LayerPlan, stack_path: str) -> tuple[RawOp, ...]:

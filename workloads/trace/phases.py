@@ -22,6 +22,7 @@ from workloads.trace.model_build import BuiltModel
 from workloads.trace.record import FunctionTap, ModuleContext, OpRecorder
 
 _LR = 1e-4  # NB: AdamW hyper-parameters change no shape or op; these are placeholders.
+_BETAS, _WEIGHT_DECAY, _EPS = (0.9, 0.999), 0.01, 1e-8      # torch.optim.AdamW's defaults
 
 
 class PhaseRunner:
@@ -172,20 +173,31 @@ def _train(built: BuiltModel, rec: OpRecorder, batch: int, seq: int) -> None:
 def _optimizer_step(rec: OpRecorder, params: list[torch.nn.Parameter]) -> None:
     """One fused AdamW step per parameter tensor, each tagged with its module and layer.
 
+    The ops `torch.optim.AdamW(fused=True)` dispatches for one parameter (the step counter's
+    `_foreach_add_`, then `_fused_adamw_`), called directly: the optimizer object's own Python
+    (its state set-up step, parameter grouping) costs a fifth of a training trace and runs no
+    op. The state is what AdamW's first step makes: a scalar fp32 step and two moments.
+
     NB: states and update at the traced dtype; fp32 master weights of mixed precision are the
     memory model's to add.
     """
-    optimizers = [torch.optim.AdamW([p], lr=_LR, fused=True) for p in params]
-    for opt in optimizers:          # the first step creates the state; it is not recorded
-        opt.step()
-    for opt in optimizers:
-        for state in opt.state.values():
-            rec.mark(state.values(), TensorRole.OPTIMIZER_STATE)
+    states = []
+    for p in params:
+        step = torch.zeros((), dtype=torch.float32, device=p.device)
+        exp_avg = torch.zeros_like(p, memory_format=torch.preserve_format)
+        exp_avg_sq = torch.zeros_like(p, memory_format=torch.preserve_format)
+        states.append((step, exp_avg, exp_avg_sq))
+    for state in states:            # in AdamW's order: step, exp_avg, exp_avg_sq
+        rec.mark(state, TensorRole.OPTIMIZER_STATE)
     rec.pass_ = Pass.OPTIMIZER
-    with rec:
-        for p, opt in zip(params, optimizers, strict=True):
+    with rec, torch.no_grad():
+        for p, (step, exp_avg, exp_avg_sq) in zip(params, states, strict=True):
             rec.modules.stack.append(rec.param_modules[id(p)])
-            opt.step()
+            torch._foreach_add_([step], 1)
+            torch._fused_adamw_([p], [p.grad], [exp_avg], [exp_avg_sq], [], [step],
+                                amsgrad=False, lr=_LR, beta1=_BETAS[0], beta2=_BETAS[1],
+                                weight_decay=_WEIGHT_DECAY, eps=_EPS, maximize=False,
+                                grad_scale=None, found_inf=None)
             rec.modules.stack.pop()
 
 

@@ -14,6 +14,7 @@ from workloads.config_check import config_errors
 from workloads.op import ModelFacts, Phase
 from workloads.raw import RawTrace
 from workloads.trace.cache import TraceCache, entry_key
+from workloads.trace.layer_expand import ReducedTrace
 from workloads.trace.reshape import (
     Cell,
     TraceTemplate,
@@ -32,14 +33,14 @@ _TEMPLATES: dict[str, TraceTemplate | str] = {}   # this process's templates by 
 
 
 def get_trace(cfg: ModelConfig, phase: Phase, batch: int, seq: int, context: int,
-              dtype: DType, use_cache: bool = True) -> RawTrace:
+              dtype: DType, use_cache: bool = True, reshape: bool = True) -> RawTrace:
     """The trace of one step; an error inside transformers is one sentence naming the config."""
     with config_errors(cfg.source):
-        return _get_trace(cfg, phase, batch, seq, context, dtype, use_cache)
+        return _get_trace(cfg, phase, batch, seq, context, dtype, use_cache, reshape)
 
 
 def _get_trace(cfg: ModelConfig, phase: Phase, batch: int, seq: int, context: int,
-               dtype: DType, use_cache: bool) -> RawTrace:
+               dtype: DType, use_cache: bool, reshape: bool) -> RawTrace:
     if not use_cache:
         from workloads.trace.session import session_for
 
@@ -52,7 +53,7 @@ def _get_trace(cfg: ModelConfig, phase: Phase, batch: int, seq: int, context: in
         if isinstance(tpl, TraceTemplate):
             x, y = variables(phase, batch, seq, context)
             return RawTrace(tpl.facts, phase, batch, seq, context, dtype, tpl.ops(x, y))
-        if tpl is None:
+        if tpl is None and reshape:        # reshape=False: a template only if one exists
             trace, tpl = _fit(cfg, dtype, cell, variables(phase, batch, seq, context))
             _TEMPLATES[key] = tpl if tpl is not None else _NO_TEMPLATE
             store.store(key, _TEMPLATES[key])
@@ -96,13 +97,15 @@ def _traced(store: TraceCache, cfg: ModelConfig, phase: Phase, batch: int, seq: 
     key = entry_key("trace", cfg.name, cfg.content_hash, dtype.value, phase.value, batch, seq,
                     context)
     found = store.load(key)
-    if isinstance(found, RawTrace):
-        return found
+    if isinstance(found, ReducedTrace):
+        return found.full()
     from workloads.trace.session import session_for
 
-    trace = session_for(cfg, dtype).trace(phase, batch, seq, context)
-    store.store(key, trace)
-    return trace
+    session = session_for(cfg, dtype)
+    ops, steps = session.record(phase, batch, seq, context)
+    reduced = ReducedTrace(session.facts, phase, batch, seq, context, dtype, ops, steps)
+    store.store(key, reduced)
+    return reduced.full()
 
 
 def _fit(cfg: ModelConfig, dtype: DType, cell: Cell,

@@ -108,8 +108,8 @@ def test_an_entry_copied_from_another_key_is_not_used(cache, tmp_path, monkeypat
     before = set(cache.glob("*.json"))
     trace_raw(wide, "prefill", 1, 2)
     (wide_entry,) = [p for p in set(cache.glob("*.json")) - before
-                     if b'"RawTrace"' in p.read_bytes()]
-    (small_entry,) = [p for p in before if b'"RawTrace"' in p.read_bytes()]
+                     if b'"ReducedTrace"' in p.read_bytes()]
+    (small_entry,) = [p for p in before if b'"ReducedTrace"' in p.read_bytes()]
     small_entry.write_bytes(wide_entry.read_bytes())            # the wide trace at small's key
     assert TraceCache(cache).load(small_entry.stem) is None     # refused: recorded key differs
     assert not small_entry.exists()                             # and deleted, to be rebuilt
