@@ -86,6 +86,31 @@ def add_plan(p: argparse.ArgumentParser, training: bool) -> None:
                                                     if training else ""))
     p.add_argument("--imbalance", type=float, default=1.0,
                    help="MoE load imbalance: busiest expert rank's tokens over the mean")
+    add_pp_layers(p)
+    if not training:
+        add_attn_dp(p)
+
+
+def add_pp_layers(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pp-layers", type=csv_of(whole()), default=None, metavar="N,N,...",
+                   help="layers of each pipeline stage, first to last (sets --pp; default: "
+                        "as even as possible, the first and last stages shorter)")
+
+
+def add_attn_dp(p: argparse.ArgumentParser, csv: bool = False) -> None:
+    p.add_argument("--attn-dp", type=csv_of(int) if csv else whole(), default=(1,) if csv else 1,
+                   help="attention data-parallel groups of --tp GPUs in one replica, sharing "
+                        "the MoE experts by expert parallelism (--ep)"
+                        + (", e.g. 1,8" if csv else ""))
+
+
+def pipeline_of(args: argparse.Namespace) -> tuple[int, tuple[int, ...] | None]:
+    """(pp, layers per stage): --pp-layers sets the stage count when --pp is left at 1."""
+    layers = vars(args).get("pp_layers")
+    pp = args.pp
+    if layers is not None and pp == 1:
+        pp = len(layers)
+    return pp, (tuple(layers) if layers is not None else None)
 
 
 def add_precision(p: argparse.ArgumentParser, weights: bool = True, kv: bool = True,

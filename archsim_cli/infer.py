@@ -15,6 +15,7 @@ from archsim_cli.args import (
     add_system,
     check_gpus,
     check_plan_first,
+    pipeline_of,
     request_of,
     whole,
 )
@@ -27,14 +28,17 @@ def register(sub) -> None:
                                      "of a batch on a parallel plan (--search: rank plans)")
     add_model(p)
     add_system(p, DEFAULT_SYSTEM)
-    add_gpus(p, "tp x pp x dp")
+    add_gpus(p, "tp x attn_dp x pp x dp")
     add_plan(p, training=False)
     p.add_argument("--batch", type=whole(), default=1, help="concurrent sequences per replica")
     p.add_argument("--input-len", type=whole(), default=1024)
     p.add_argument("--output-len", type=whole(), default=128)
     add_precision(p)
     add_pricing(p)
-    add_search(p, "tp, pp, and ep for MoE")
+    add_search(p, "tp, pp, and ep and attention-DP for MoE")
+    p.add_argument("--no-fuse", nargs="*", default=[], metavar="PASS",
+                   help="lowering passes to switch off (e.g. mla_absorb: MLA decode re-expands "
+                        "its latent cache as the Hugging Face code does)")
     add_json(p)
     p.set_defaults(run=_run)
 
@@ -44,25 +48,29 @@ def _workloads(args):
     from simulator import InferenceWorkloads, decode_context
     from workloads import get_workload
 
+    off = tuple(args.no_fuse)
     prefill = get_workload(args.model, "prefill", batch=args.batch, seq=args.input_len,
-                           dtype=DType.BF16)
+                           dtype=DType.BF16, disabled_passes=off)
     decode = get_workload(args.model, "decode", batch=args.batch, seq=1,
                           context=decode_context(args.input_len, args.output_len),
-                          dtype=DType.BF16)
+                          dtype=DType.BF16, disabled_passes=off)
     return InferenceWorkloads(prefill, decode, decode, args.output_len)
 
 
 def _run(args: argparse.Namespace) -> int:
     from simulator import Plan, simulate_inference, system_for_gpus
 
+    pp, pp_layers = pipeline_of(args)
     if not args.search:
-        check_gpus(args.gpus, {"tp": args.tp, "pp": args.pp, "dp": args.dp})
-    gpus = args.gpus or (None if args.search else args.tp * args.pp * args.dp)
+        check_gpus(args.gpus, {"tp": args.tp, "attn_dp": args.attn_dp, "pp": pp,
+                               "dp": args.dp})
+    gpus = args.gpus or (None if args.search else args.tp * args.attn_dp * pp * args.dp)
     system = system_for_gpus(args.system, gpus)
     plan = None
     if not args.search:
-        plan = Plan(tp=args.tp, pp=args.pp, dp=args.dp, ep=args.ep,
-                    expert_imbalance=args.imbalance)
+        plan = Plan(tp=args.tp, pp=pp, dp=args.dp, ep=args.ep,
+                    expert_imbalance=args.imbalance, attn_dp=args.attn_dp,
+                    pp_layers=pp_layers)
         check_plan_first(args.model, plan, system.num_devices, args.input_len, training=False)
     ws = _workloads(args)
     options = request_of(args).options

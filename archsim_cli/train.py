@@ -15,6 +15,7 @@ from archsim_cli.args import (
     add_system,
     check_gpus,
     check_plan_first,
+    pipeline_of,
     positive,
     request_of,
     whole,
@@ -68,9 +69,11 @@ def _overlap(args):
 def _plan(args, gpus: int | None):
     from simulator import Plan, Recompute, data_parallel
 
+    pp, pp_layers = pipeline_of(args)
     dp = args.dp if args.dp is not None else (
-        data_parallel(gpus, args.tp, args.pp, args.cp) if gpus else 1)
-    return Plan(tp=args.tp, pp=args.pp, dp=dp, cp=args.cp, ep=args.ep, sp=bool(args.sp),
+        data_parallel(gpus, args.tp, pp, args.cp) if gpus else 1)
+    return Plan(tp=args.tp, pp=pp, dp=dp, cp=args.cp, ep=args.ep, sp=bool(args.sp),
+                pp_layers=pp_layers,
                 vp=args.vp, zero=3 if args.fsdp else args.zero, micro_batch=args.micro_batch,
                 global_batch=args.global_batch,
                 recompute=Recompute.parse(args.recompute or "none"),
@@ -82,9 +85,10 @@ def _run(args: argparse.Namespace) -> int:
     from simulator import evaluate, prepare, system_for_gpus
     from workloads import get_workload
 
+    pp, _ = pipeline_of(args)
     if not args.search:
-        check_gpus(args.gpus, {"tp": args.tp, "pp": args.pp, "cp": args.cp, "dp": args.dp})
-    gpus = args.gpus or (None if args.search else args.tp * args.pp * args.cp * (args.dp or 1))
+        check_gpus(args.gpus, {"tp": args.tp, "pp": pp, "cp": args.cp, "dp": args.dp})
+    gpus = args.gpus or (None if args.search else args.tp * pp * args.cp * (args.dp or 1))
     system = system_for_gpus(args.system, gpus)
     if not args.search:
         check_plan_first(args.model, _plan(args, args.gpus), system.num_devices, args.seq,
@@ -105,11 +109,16 @@ def _search(args, prep, system) -> int:
     from simulator import Recompute, TrainSpace, search_training
 
     gpus = args.gpus or system.num_devices
+    pp, pp_layers = pipeline_of(args)
+    extra = {"expert_imbalance": args.imbalance, "overlap": _overlap(args)}
+    if pp_layers is not None:
+        extra["pp_layers"] = pp_layers
     space = TrainSpace(
+        pp=(pp,) if pp_layers is not None else None,
         cp=(args.cp,), ep=(args.ep,), vp=(args.vp,),
         sp=(bool(args.sp),) if args.sp is not None else (False, True),
         recompute=(Recompute.parse(args.recompute),) if args.recompute else tuple(Recompute),
-        extra={"expert_imbalance": args.imbalance, "overlap": _overlap(args)})
+        extra=extra)
     result = search_training(prep, gpus, args.global_batch or gpus, args.objective, space,
                              args.tokens)
     if args.json:

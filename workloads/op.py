@@ -132,6 +132,14 @@ class ModelFacts:
     experts_per_token: int = 0
     kv_bytes_per_token: float = 0.0   # all layers, K and V (or MLA latent), at the traced dtype
     embedding_params: int = 0         # input + output embeddings (counted once if tied)
+    kv_lora_rank: int = 0             # MLA: width of the compressed KV latent (0: plain K/V)
+    qk_rope_head_dim: int = 0         # MLA: the decoupled rotary key cached beside the latent
+
+    @property
+    def latent_kv(self) -> bool:
+        """Whether the cache is an MLA latent that every attention head reads (one copy per
+        token, not K and V per KV head): tensor parallelism cannot split it."""
+        return self.kv_lora_rank > 0
 
 
 @dataclass

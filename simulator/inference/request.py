@@ -124,7 +124,7 @@ def _footprint(ws: InferenceWorkloads, system: System, plan: Plan, options: Opti
     tokens = w.batch * (ws.prefill.seq + ws.output_len)
     kv = tokens * per_token * p.kv_cache.bits / w.dtype.bits / kv_split(facts, plan)
     s = sharded(ws.prefill, roles_of(ws.prefill, options.tp_plan),
-                ShardSpec(tp=plan.tp, ep=plan.ep))
+                ShardSpec(tp=plan.tp, ep=plan.ep, attn_dp=plan.attn_dp))
     # NB: activations are the largest prefill kernel's inputs and outputs, freed right after.
     act = s.transient_act_bytes * p.activations.bits / ws.prefill.dtype.bits
     return Footprint(weights_bytes=weights, kv_cache_bytes=kv, activation_bytes=act,
@@ -176,7 +176,7 @@ def _metrics(pre: StepTimes, start: StepTimes, end: StepTimes, steps: int, plan:
     def total(p: np.ndarray, s: np.ndarray, e: np.ndarray):
         return p[0] + steps * (s[0] + e[0]) / 2
 
-    copies = plan.tp * plan.dp   # GPUs that each run one share of every kernel
+    copies = plan.tp * plan.attn_dp * plan.dp   # GPUs that each run one share of every kernel
     return Metrics(
         time_s=e2e, compute_s=float(total(pre.compute_s, start.compute_s, end.compute_s)),
         memory_s=float(total(pre.memory_s, start.memory_s, end.memory_s)),

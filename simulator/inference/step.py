@@ -4,7 +4,8 @@ or V spec variants of it at once.
 Each forward runs its pipeline stages one after the other (the tokens of a step cross every
 stage), so its kernel time is one GPU's share of every kernel, summed over all stages; p2p
 sends join the stages; tensor parallelism all-reduces each block's output; expert parallelism
-beyond the TP group adds an all-to-all dispatch and combine per MoE layer.
+whose group holds different tokens (attention-DP groups, or DP ranks beyond the TP group) adds
+an all-to-all dispatch and combine per MoE layer: each GPU sends its own tokens' routed rows.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from simulator.core.pricing import BOUNDS, price
 from simulator.core.profile import EfficiencyProfile
 from simulator.core.variants import Variants
 from simulator.parallel.params import max_stage_params
+from simulator.parallel.pipeline import stage_layers
 from simulator.parallel.plan import Plan
 from simulator.parallel.roles import OpRoles, roles_of
 from simulator.parallel.sharding import ShardSpec
@@ -58,8 +60,13 @@ class StepTimes:
 
 def step_shards(w: Workload, plan: Plan, options: Options) -> tuple[OpRoles, Sharded]:
     r = roles_of(w, options.tp_plan)
-    return r, sharded(w, r, ShardSpec(tp=plan.tp, ep=plan.ep,
-                                      expert_imbalance=plan.expert_imbalance))
+    return r, sharded(w, r, shard_spec(plan))
+
+
+def shard_spec(plan: Plan) -> ShardSpec:
+    """One GPU's share of an inference step under `plan`."""
+    return ShardSpec(tp=plan.tp, ep=plan.ep, expert_imbalance=plan.expert_imbalance,
+                     attn_dp=plan.attn_dp)
 
 
 def step_times(w: Workload, system: System, plan: Plan, options: Options,
@@ -130,34 +137,44 @@ def per_link(variants: Variants, comm) -> np.ndarray:
 
 def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: Precision,
                 profile: EfficiencyProfile) -> float:
-    """A forward step's communication: TP all-reduces, EP dispatch and combine beyond the TP
-    group, pipeline sends (each with one kernel overhead per collective)."""
+    """A forward step's communication: TP all-reduces, EP dispatch and combine where the EP
+    group holds different tokens, pipeline sends (each with one kernel overhead per
+    collective)."""
     scale = precision.activations.bits / w.dtype.bits
     comm = 0.0
     sizes, calls = r.tp_fwd_sizes
     if plan.tp > 1 and sizes.size:
         comm += float(all_reduce_times(system, sizes * scale, plan.tp, profile) @ calls)
     sizes, calls = r.ep_sizes
-    if plan.ep > plan.tp and sizes.size:
-        sizes = sizes * scale / plan.tp * plan.expert_imbalance
-        t = collective_times(system, "all_to_all", sizes, plan.ep, profile=profile)
+    if plan.dispatches and sizes.size:
+        # Each GPU sends the routed rows of its own tokens (the traced batch over the GPUs of
+        # one stage), the busiest rank `expert_imbalance` times the mean, over the EP group.
+        group = max(plan.ep, plan.stage_gpus)
+        sizes = sizes * scale / plan.stage_gpus * plan.expert_imbalance
+        t = collective_times(system, "all_to_all", sizes, group, profile=profile)
         comm += 2 * float(t @ calls + collective_overhead_s(profile, "all_to_all")
                           * calls.sum())
     if plan.pp > 1:
         boundary = w.tokens * w.model.hidden_size * precision.activations.bytes
-        hop = collective_time_s(system, "send_recv", boundary, plan.pp, plan.tp * plan.dp,
-                                profile=profile).time_s
+        hop = collective_time_s(system, "send_recv", boundary, plan.pp,
+                                plan.stage_gpus * plan.dp, profile=profile).time_s
         comm += (plan.pp - 1) * (hop + collective_overhead_s(profile, "send_recv"))
     return comm
 
 
 def weight_bytes_per_gpu(facts: ModelFacts, plan: Plan, precision: Precision) -> float:
     """The weights one GPU of the fullest pipeline stage holds."""
-    return max_stage_params(facts, plan.tp, plan.pp, plan.ep) \
+    return max_stage_params(facts, plan.tp, plan.pp, plan.ep, plan.attn_dp, plan.pp_layers) \
         * precision.weight_bytes_per_element()
 
 
-def kv_split(facts: ModelFacts, plan: Plan) -> int:
-    """GPUs one sequence's KV cache is split over: the KV heads a TP group can split, times
-    the pipeline stages."""
-    return min(plan.tp, facts.kv_heads or plan.tp) * plan.pp
+def kv_split(facts: ModelFacts, plan: Plan) -> float:
+    """A replica's KV cache over what the fullest GPU holds of it: the KV heads a TP group
+    splits (none of an MLA latent, which every TP rank keeps whole: vLLM, SGLang and
+    TensorRT-LLM replicate it), times the attention-DP groups (each holds its own sequences),
+    times the layers over those of the fullest pipeline stage (pp for an even split)."""
+    heads = 1 if facts.latent_kv else min(plan.tp, facts.kv_heads or plan.tp)
+    layers = max(facts.layers, 1)
+    fullest = max(stage_layers(layers, plan.pp, plan.pp_layers))
+    stages = plan.pp if layers % plan.pp == 0 and plan.pp_layers is None else layers / fullest
+    return heads * plan.attn_dp * stages

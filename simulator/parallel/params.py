@@ -51,13 +51,18 @@ def stage_params_per_gpu(p: ParamSlots, layers: int, plan: Plan) -> np.ndarray:
     if p.tied and plan.pp == 1:
         dense[-1] = 0.0
     # NB: norm weights are split by tp with the rest (they are replicated in reality, and tiny).
-    return per_stage(dense, layers, plan.pp) / plan.tp \
-        + per_stage(p.expert, layers, plan.pp) / max(plan.tp, plan.ep)
+    split = plan.pp_layers
+    # Dense weights are split by the attention TP group (whole in each attention-DP group);
+    # the routed experts by every GPU of their EP group.
+    return per_stage(dense, layers, plan.pp, split) / plan.tp \
+        + per_stage(p.expert, layers, plan.pp, split) / max(plan.stage_gpus, plan.ep)
 
 
 @lru_cache(maxsize=1024)
-def max_stage_params(facts: ModelFacts, tp: int, pp: int, ep: int) -> float:
+def max_stage_params(facts: ModelFacts, tp: int, pp: int, ep: int, attn_dp: int = 1,
+                     pp_layers: tuple[int, ...] | None = None) -> float:
     """Parameters one GPU of the fullest pipeline stage holds (before ZeRO), per model and
     split: what inference keeps in memory."""
     return float(stage_params_per_gpu(param_slots(facts), facts.layers,
-                                      Plan(tp=tp, pp=pp, ep=ep)).max())
+                                      Plan(tp=tp, pp=pp, ep=ep, attn_dp=attn_dp,
+                                           pp_layers=pp_layers)).max())

@@ -6,8 +6,14 @@ backward of the slowest stage):
   (p - 1) / (m + p - 1) of the step.
 - interleaved with v model chunks per stage: the bubble shrinks to (p - 1) T / v, a fraction
   (p - 1) / (v m + p - 1), for v times the point-to-point sends.
-Megatron-LM's layout: layers split evenly, the embedding on the first stage, the final norm,
-vocabulary projection and loss on the last.
+Megatron-LM's layout: the embedding on the first stage, the final norm, vocabulary projection
+and loss on the last, the layers split evenly when pp divides them. Otherwise (`stage_layers`)
+each stage takes floor(L / p) or ceil(L / p) layers, the shorter stages being the first and
+the last (they also hold the embedding and the head), then the ones next to them, inward:
+Llama 3 405B's PP 16 over 126 layers is 7, 8 x 14, 7 (Llama 3 paper, section 3.3.2: "we
+reduce one Transformer layer each from the first and the last stages"). `Plan.pp_layers`
+gives any other split (Megatron-LM's --decoder-first/last-pipeline-num-layers). The slowest
+stage sets the pace and the bubble, from the real split.
 """
 
 from __future__ import annotations
@@ -52,21 +58,39 @@ def in_flight(plan: Plan) -> float:
     return float(min(p, m))
 
 
+def stage_layers(layers: int, pp: int, split: tuple[int, ...] | None = None
+                 ) -> tuple[int, ...]:
+    """Layers of each stage, first to last: `split` when given, else as even as possible with
+    the shorter stages at the ends (see the module doc)."""
+    if split is not None:
+        return tuple(split)
+    pp = max(min(pp, layers), 1)
+    base, extra = divmod(layers, pp)
+    counts = [base + 1] * pp
+    inward = [i // 2 if i % 2 == 0 else pp - 1 - i // 2 for i in range(pp)]
+    for stage in inward[:pp - extra] if extra else ():
+        counts[stage] = base
+    return tuple(counts) if extra else (base,) * pp
+
+
 @lru_cache(maxsize=256)
-def stage_of_slot(layers: int, pp: int) -> np.ndarray:
+def stage_of_slot(layers: int, pp: int, split: tuple[int, ...] | None = None) -> np.ndarray:
     """Stage of each slot: slot 0 (before the stack) on the first stage, slot l+1 (layer l)
-    on stage l // (layers / pp), the last slot (after the stack) on the last stage.
+    on the stage `stage_layers` puts it, the last slot (after the stack) on the last stage.
     (Cached and read-only.)"""
-    per = max(layers // pp, 1)
-    inner = np.minimum(np.arange(layers) // per, pp - 1)
+    counts = stage_layers(layers, pp, split)
+    inner = np.repeat(np.arange(len(counts)), counts)[:layers]
+    if inner.size < layers:              # a split short of the layers: the rest on the last
+        inner = np.concatenate((inner, np.full(layers - inner.size, len(counts) - 1)))
     out = np.concatenate(([0], inner, [pp - 1])).astype(np.int64)
     out.flags.writeable = False
     return out
 
 
-def per_stage(slot_values: np.ndarray, layers: int, pp: int) -> np.ndarray:
+def per_stage(slot_values: np.ndarray, layers: int, pp: int,
+              split: tuple[int, ...] | None = None) -> np.ndarray:
     """Sum per-slot values (length layers + 2) into per-stage values (length pp)."""
-    return np.bincount(stage_of_slot(layers, pp), weights=slot_values, minlength=pp)
+    return np.bincount(stage_of_slot(layers, pp, split), weights=slot_values, minlength=pp)
 
 
 def p2p_time_s(system: System, plan: Plan, activation_bytes: float,

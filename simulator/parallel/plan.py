@@ -1,9 +1,19 @@
 """Parallel plans: how a model step is spread over GPUs, and whether it can be at all.
 
-A plan multiplies out to the GPUs it uses: tp x cp x dp x pp (expert parallelism reuses the
-ranks of a stage; see `check_plan`). Ranks are ordered as in Megatron-LM: TP innermost (stride
-1, inside a node), then CP, then DP, then PP outermost. A plan that cannot work raises
-`ValueError` with the reason, in one sentence.
+A plan multiplies out to the GPUs it uses: tp x attn_dp x cp x dp x pp (expert parallelism
+reuses the ranks of a stage; see `check_plan`). Ranks are ordered as in Megatron-LM: TP
+innermost (stride 1, inside a node), then attention DP, CP, DP, and PP outermost. A plan that
+cannot work raises `ValueError` with the reason, in one sentence.
+
+Inference plans may run attention data-parallel (`attn_dp`: SGLang's --enable-dp-attention,
+TensorRT-LLM's enable_attention_dp, aiconfigurator's attention_dp_size): one replica is
+attn_dp groups of tp GPUs, each group attending over its own share of the replica's sequences
+with the whole attention weights, while the routed experts are shared by all of the replica's
+GPUs through expert parallelism (ep of them, each expert split tp x attn_dp / ep ways), the
+tokens dispatched to their experts' ranks and combined back by all-to-all.
+
+Pipeline stages need not be equal: `pp_layers` gives the layers of each stage (first to last);
+by default they are as even as possible (`simulator.parallel.pipeline.stage_layers`).
 
 Overlap options say which communication hides behind which compute; what does not hide is
 reported as exposed communication, separately from compute.
@@ -86,9 +96,20 @@ class Plan:
     schedule: Schedule | None = None    # None: interleaved when vp > 1, else 1f1b
     expert_imbalance: float = 1.0       # busiest expert rank's tokens / the mean
     overlap: Overlap = field(default_factory=Overlap)
+    attn_dp: int = 1                    # inference: attention data-parallel groups of tp GPUs
+    pp_layers: tuple[int, ...] | None = None   # layers per pipeline stage; None: even split
 
     def __post_init__(self) -> None:
-        for name in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch"):
+        if self.pp_layers is not None:
+            layers = tuple(self.pp_layers)
+            if not layers or any(isinstance(n, bool) or not isinstance(n, int) or n < 1
+                                 for n in layers):
+                raise ValueError(f"pp_layers must list one whole number of at least 1 layer "
+                                 f"per pipeline stage, not {self.pp_layers!r}")
+            if len(layers) != self.pp:
+                raise ValueError(f"pp_layers lists {len(layers)} stages but pp={self.pp}")
+            object.__setattr__(self, "pp_layers", layers)
+        for name in ("tp", "pp", "dp", "cp", "ep", "vp", "micro_batch", "attn_dp"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
@@ -107,7 +128,12 @@ class Plan:
 
     @property
     def gpus(self) -> int:
-        return self.tp * self.cp * self.dp * self.pp
+        return self.tp * self.attn_dp * self.cp * self.dp * self.pp
+
+    @property
+    def stage_gpus(self) -> int:
+        """GPUs of one replica's pipeline stage (the attention groups together)."""
+        return self.tp * self.attn_dp
 
     @property
     def batch(self) -> int:
@@ -133,13 +159,22 @@ class Plan:
 
     @property
     def ep_across_dp(self) -> int:
-        """EP ranks beyond the TP group (1 when the experts are spread inside it)."""
-        return max(1, self.ep // self.tp)
+        """EP ranks beyond one replica's stage (1 when the experts are spread inside it)."""
+        return max(1, self.ep // self.stage_gpus)
+
+    @property
+    def dispatches(self) -> bool:
+        """Whether MoE tokens cross GPUs by all-to-all: the EP group spans GPUs that hold
+        different tokens (attention-DP groups, or DP ranks). Inside one TP group the tokens are
+        on every rank already and the block's TP all-reduce combines the experts."""
+        return self.attn_dp > 1 or self.ep > self.tp
 
     def label(self) -> str:
         parts = [f"tp{self.tp}", f"pp{self.pp}", f"dp{self.dp}"]
         parts += [f"cp{self.cp}"] if self.cp > 1 else []
         parts += [f"ep{self.ep}"] if self.ep > 1 else []
+        parts += [f"adp{self.attn_dp}"] if self.attn_dp > 1 else []
+        parts += [self._layers_label()] if self.pp_layers is not None else []
         parts += ["sp"] if self.sp else []
         parts += [f"vp{self.vp}"] if self.vp > 1 else []
         parts += [f"zero{self.zero}", f"mb{self.micro_batch}"]
@@ -149,7 +184,12 @@ class Plan:
     def serving_label(self) -> str:
         """The label of an inference plan (no ZeRO, micro-batches or recompute)."""
         parts = [f"tp{self.tp}", f"pp{self.pp}"] + ([f"dp{self.dp}"] if self.dp > 1 else [])
-        return " ".join(parts + ([f"ep{self.ep}"] if self.ep > 1 else []))
+        parts += [f"ep{self.ep}"] if self.ep > 1 else []
+        parts += [f"adp{self.attn_dp}"] if self.attn_dp > 1 else []
+        return " ".join(parts + ([self._layers_label()] if self.pp_layers is not None else []))
+
+    def _layers_label(self) -> str:
+        return "layers " + ",".join(str(n) for n in self.pp_layers or ())
 
     def as_dict(self) -> dict:
         return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "cp": self.cp, "ep": self.ep,
@@ -157,7 +197,8 @@ class Plan:
                 "micro_batch": self.micro_batch, "global_batch": self.batch,
                 "micro_batches": self.micro_batches, "recompute": self.recompute.value,
                 "schedule": self.pipeline_schedule.value, "gpus": self.gpus,
-                "expert_imbalance": self.expert_imbalance}
+                "expert_imbalance": self.expert_imbalance, "attn_dp": self.attn_dp,
+                "pp_layers": list(self.pp_layers) if self.pp_layers is not None else None}
 
     def with_(self, **changes) -> Plan:
         return replace(self, **changes)
@@ -167,13 +208,17 @@ def check_plan(plan: Plan, model: ModelFacts, num_devices: int, seq: int,
                training: bool = True) -> None:
     """Raise `PlanError` naming the first reason `plan` cannot run this model on the system."""
     if plan.gpus > num_devices:
-        raise PlanError("gpus", f"plan {plan.label()} needs {plan.gpus} GPUs (tp x cp x dp x "
-                        f"pp); the system has {num_devices}")
+        what = "tp x attn_dp x dp x pp" if plan.attn_dp > 1 else "tp x cp x dp x pp"
+        raise PlanError("gpus", f"plan {plan.label()} needs {plan.gpus} GPUs ({what}); the "
+                        f"system has {num_devices}")
     _check_tp(plan, model)
     _check_pp(plan, model, training)
     _check_cp(plan, seq)
     _check_ep(plan, model)
     if training:
+        if plan.attn_dp > 1:
+            raise PlanError("attn_dp", "attention data parallelism is an inference plan; a "
+                            "training plan's dp already gives each rank its own batch")
         _check_batch(plan)
     elif plan.zero or plan.cp > 1 or plan.vp > 1:
         raise PlanError("inference", "inference plans take tp, pp, dp and ep only (no ZeRO, "
@@ -199,10 +244,15 @@ def _check_pp(plan: Plan, model: ModelFacts, training: bool) -> None:
     if pp > layers:
         raise PlanError("layers", f"pp={pp} is more pipeline stages than the {layers} layers "
                         f"of {model.name}")
-    if layers % (pp * vp):
-        what = f"pp x vp = {pp * vp}" if vp > 1 else f"pp={pp}"
-        raise PlanError("layers", f"{what} does not divide the {layers} layers of "
-                        f"{model.name}")
+    if plan.pp_layers is not None and sum(plan.pp_layers) != layers:
+        raise PlanError("layers", f"pp_layers {','.join(map(str, plan.pp_layers))} add up to "
+                        f"{sum(plan.pp_layers)} layers; {model.name} has {layers}")
+    if vp > 1 and plan.pp_layers is not None:
+        raise PlanError("vp", "uneven pipeline stages (pp_layers) need the 1f1b schedule, "
+                        "not virtual stages")
+    if vp > 1 and layers % (pp * vp):
+        raise PlanError("layers", f"pp x vp = {pp * vp} does not divide the {layers} layers "
+                        f"of {model.name} (interleaved stages hold equal model chunks)")
     if vp > 1 and pp == 1:
         raise PlanError("vp", f"vp={vp} virtual stages need pipeline parallelism (pp > 1)")
     if training and vp > 1 and plan.micro_batches % pp:
@@ -227,11 +277,14 @@ def _check_ep(plan: Plan, model: ModelFacts) -> None:
     if model.experts % ep:
         raise PlanError("experts", f"ep={ep} does not divide the {model.experts} experts of "
                         f"{model.name}")
-    if ep % plan.tp and plan.tp % ep:
-        raise PlanError("experts", f"ep={ep} and tp={plan.tp} do not nest (EP ranks are taken "
+    group = plan.stage_gpus
+    what = f"tp={plan.tp}" if plan.attn_dp == 1 else \
+        f"tp x attn_dp = {plan.tp} x {plan.attn_dp} = {group}"
+    if ep % group and group % ep:
+        raise PlanError("experts", f"ep={ep} and {what} do not nest (EP ranks are taken "
                         "from the TP group first, then from DP)")
-    if ep > plan.tp and plan.dp_shards % (ep // plan.tp):
-        raise PlanError("experts", f"ep={ep} spreads experts over {ep // plan.tp} DP ranks "
+    if ep > group and plan.dp_shards % (ep // group):
+        raise PlanError("experts", f"ep={ep} spreads experts over {ep // group} DP ranks "
                         f"per TP rank, which does not divide dp x cp = {plan.dp_shards}")
 
 

@@ -34,6 +34,10 @@ NO_DIM, DIM_M, DIM_N, DIM_K = 0, 1, 2, 3   # GEMM dimension codes
 
 _ROWWISE = re.compile(r"(^|\.)(o_proj|out_proj|c_proj|down_proj|fc2|fc_out|dense_4h_to_h|w2|wo|"
                       r"output\.dense|\w*attention\.dense)$")
+# MLA's low-rank down-projections are replicated on every TP rank (vLLM's ReplicatedLinear for
+# q_a_proj and kv_a_proj_with_mqa in deepseek_v2.py; SGLang and TensorRT-LLM alike): the
+# latent they make is what every head reads.
+_REPLICATED = re.compile(r"(^|\.)(q_a_proj|kv_a_proj_with_mqa)$")
 _COL_NAMES = ("colwise", "packed_colwise", "colwise_gather_output", "local_colwise")
 _ROW_NAMES = ("rowwise", "rowwise_split_input", "local_rowwise", "packed_rowwise")
 
@@ -48,6 +52,7 @@ class OpRoles:
     tok_dim: np.ndarray      # GEMM dim that counts tokens (NO_DIM where not a plain GEMM)
     tp_dim: np.ndarray       # GEMM dim tensor parallelism splits (NO_DIM where none)
     expert: np.ndarray       # bool: routed-expert kernel or parameter
+    head_batched: np.ndarray  # bool: a per-head batched GEMM (MLA's absorbed projections)
     embedding: np.ndarray    # bool: reads rows of a table per token
     fixed: np.ndarray        # bool: parameter-sized work (gradient accumulation), no tokens
     fixed_write: np.ndarray  # bool: token work that writes a parameter-sized result
@@ -60,6 +65,8 @@ class OpRoles:
     layers: int
     tokens: int               # tokens the workload was traced at (batch x seq)
     kv_heads: int
+    kv_replicated: bool = False   # an MLA latent cache: every TP rank keeps all of it
+    hidden_size: int = 0
 
     @cached_property
     def tp_fwd_sizes(self) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +99,8 @@ class _Columns:
         self.tp_dim = np.zeros(n, np.int8)
         self.kv_cap = np.full(n, np.inf)
         self.flags = {k: np.zeros(n, bool) for k in ("expert", "embedding", "fixed",
-                                                       "fixed_write", "optimizer")}
+                                                       "fixed_write", "optimizer",
+                                                       "head_batched")}
         self.bytes = {k: np.zeros(n) for k in ("tp_fwd", "tp_bwd", "ep", "cp")}
 
 
@@ -123,6 +131,9 @@ def _classify(w: Workload, tp_plan: Mapping[str, str]) -> OpRoles:
                 c.bytes["cp"][i] = _kv_bytes(op, w)
         elif c.flags["expert"][i]:
             _expert(c, i, op, facts, moe_layers)
+        elif op.attrs.get("heads_split"):
+            c.tp_mode[i] = WHOLE              # split by heads: the batch of the GEMM
+            c.flags["head_batched"][i] = True
         elif mode in ("colwise", "rowwise") and op.kind is OpKind.GEMM:
             _linear(c, i, op, mode, features[op.module])
         elif _vocab_parallel(op, facts):
@@ -137,7 +148,8 @@ def _classify(w: Workload, tp_plan: Mapping[str, str]) -> OpRoles:
                    tp_dim=c.tp_dim, slot=_slots(ops, facts.layers),
                    tp_fwd_bytes=c.bytes["tp_fwd"], tp_bwd_bytes=c.bytes["tp_bwd"],
                    ep_bytes=c.bytes["ep"], cp_kv_bytes=c.bytes["cp"], layers=facts.layers,
-                   tokens=w.batch * w.seq, kv_heads=facts.kv_heads, **f)
+                   tokens=w.batch * w.seq, kv_heads=facts.kv_heads,
+                   kv_replicated=facts.latent_kv, hidden_size=facts.hidden_size, **f)
 
 
 def _flags(c: _Columns, i: int, op: Op) -> None:
@@ -232,6 +244,8 @@ def _rule_mode(op: Op, facts) -> str:
         return "colwise" if n == facts.vocab_size else "replicated"
     if facts.experts and n == facts.experts:
         return "replicated"       # the MoE router
+    if _REPLICATED.search(op.module):
+        return "replicated"
     return "rowwise" if _ROWWISE.search(op.module) else "colwise"
 
 

@@ -11,8 +11,18 @@ classification comes from `simulator.parallel.roles`; this module only does arit
 - Context parallelism (cp) and the micro-batch scale the token dimension: `token_factor` is the
   per-rank micro-batch over the traced batch; cp divides it again (attention keeps its full
   key length: ring attention visits every K/V chunk).
-- Expert parallelism (ep): an expert kernel does 1/tp of its tokens' expert work on each rank
-  (times the load-imbalance factor when ep > 1) and reads 1/max(tp, ep) of the expert weights.
+- Attention data parallelism (attn_dp, inference): the replica's sequences are spread over
+  attn_dp groups of tp GPUs; every kernel but the routed experts does 1/attn_dp of the
+  replica's token work on each rank (weights whole per group, the KV cache of its own
+  sequences only).
+- Expert parallelism (ep): the experts are shared by a group of max(tp x attn_dp, ep) GPUs
+  (`moe_group`; beyond one replica's GPUs, by ep / tp DP ranks), each holding 1/ep of the
+  experts, each expert split moe_tp = group / ep ways along its intermediate dimension. A rank
+  reads 1/group of the expert weights and does 1/group of the group's expert work (times the
+  load-imbalance factor when ep > 1); its grouped GEMMs hold E/ep experts, each with every row
+  routed to it and 1/moe_tp of its intermediate columns.
+- An MLA latent cache is read and written whole by every TP rank (one latent per token that
+  all heads read); a per-head batched GEMM (MLA's absorbed projections) splits its batch.
 - ZeRO: the optimizer step of each rank covers 1/`optimizer_shards` of its parameters.
 """
 
@@ -38,12 +48,23 @@ class ShardSpec:
     ep: int = 1
     token_factor: float = 1.0        # per-rank micro-batch / traced batch
     expert_imbalance: float = 1.0
+    attn_dp: int = 1                 # inference: attention data-parallel groups of tp GPUs
     optimizer_shards: int = 1        # ZeRO >= 1: dp x cp; else 1
 
     @property
     def key(self) -> tuple:
         return (self.tp, self.sp, self.cp, self.ep, self.token_factor, self.expert_imbalance,
-                self.optimizer_shards)
+                self.attn_dp, self.optimizer_shards)
+
+    @property
+    def moe_group(self) -> int:
+        """GPUs that share one copy of the routed experts."""
+        return max(self.tp * self.attn_dp, self.ep)
+
+    @property
+    def moe_tp(self) -> float:
+        """Ways each expert is split along its intermediate dimension."""
+        return self.moe_group / self.ep
 
 
 def shard(a: OpArrays, r: OpRoles, s: ShardSpec) -> OpArrays:
@@ -53,14 +74,20 @@ def shard(a: OpArrays, r: OpRoles, s: ShardSpec) -> OpArrays:
     split = r.tp_mode != REPLICATED
     d = np.where(split, np.where(is_attn, tp, np.minimum(tp, r.kv_cap)), 1.0)
     d_kv = np.where(split, np.minimum(tp, r.kv_cap), 1.0)
-    g = np.where(r.optimizer, 1.0, s.token_factor / s.cp)
+    if r.kv_replicated:
+        d_kv = np.ones_like(d_kv)
+    g = np.where(r.optimizer, 1.0, s.token_factor / s.cp / s.attn_dp)
     if s.sp and s.tp > 1:
         g = np.where(r.sp, g / tp, g)
     out = _generic(a, r, d, d_kv, g)
     plain = (a.kind == _GEMM) & (r.tok_dim > 0) & ~r.expert & ~r.optimizer
     _gemm(a, r, d, g, plain, out)
+    if r.head_batched.any():
+        rows = r.head_batched
+        out["n"] = np.where(rows, a.n * np.where(r.tok_dim == DIM_N, g, 1.0), out["n"])
+        out["batch"] = np.where(rows, a.batch / d, out["batch"])
     _attention(a, r, s, is_attn, out)
-    _experts(a, r, s, g, out)
+    _experts(a, r, s, out)
     _optimizer(a, r, s, d, out)
     return OpArrays(kind=a.kind, compute_dtype=a.compute_dtype, layer=a.layer, pass_=a.pass_,
                     names=a.names, **out)
@@ -118,17 +145,22 @@ def _attention(a: OpArrays, r: OpRoles, s: ShardSpec, rows: np.ndarray, out: dic
     """Heads split by tp (batch x heads column), queries by cp; keys stay whole."""
     out["m"] = np.where(rows, a.m / s.cp, out["m"])
     out["n"] = np.where(rows, a.n, out["n"])
-    out["batch"] = np.where(rows, a.batch * s.token_factor / s.tp, out["batch"])
+    out["batch"] = np.where(rows, a.batch * s.token_factor / s.attn_dp / s.tp, out["batch"])
 
 
-def _experts(a: OpArrays, r: OpRoles, s: ShardSpec, g, out: dict) -> None:
+def _experts(a: OpArrays, r: OpRoles, s: ShardSpec, out: dict) -> None:
     rows = r.expert & ~r.optimizer
     if not rows.any():
         return
     imbalance = s.expert_imbalance if s.ep > 1 else 1.0
-    work = g / s.tp * imbalance
-    weights = 1.0 / max(s.tp, s.ep)
+    group, moe_tp = s.moe_group, s.moe_tp
+    # The group's tokens over the traced ones: more than one replica's when EP spans DP ranks.
+    tokens = s.token_factor / s.cp * max(1.0, s.ep / (s.tp * s.attn_dp))
+    work = tokens / group * imbalance
+    weights = 1.0 / group
     local_groups = np.maximum(a.batch / s.ep, 1.0)
+    # the intermediate dimension: n of the up-projections, k of the down-projection
+    split_n = a.n != r.hidden_size
     updates = {
         "flops": a.flops * work,
         "act_read_bytes": a.act_read_bytes * work,
@@ -137,7 +169,9 @@ def _experts(a: OpArrays, r: OpRoles, s: ShardSpec, g, out: dict) -> None:
         "weight_elements": a.weight_elements * weights,
         "other_bytes": a.other_bytes * weights,
         # NB: rows per local expert grow as experts spread out; flops stay m x n x k x groups.
-        "m": a.m * work * a.batch / local_groups, "n": a.n, "k": a.k, "batch": local_groups,
+        "m": a.m * work * moe_tp * a.batch / local_groups,
+        "n": np.where(split_n, a.n / moe_tp, a.n), "k": np.where(split_n, a.k, a.k / moe_tp),
+        "batch": local_groups,
     }
     for name, value in updates.items():
         out[name] = np.where(rows, value, out[name])
@@ -148,7 +182,7 @@ def _optimizer(a: OpArrays, r: OpRoles, s: ShardSpec, d, out: dict) -> None:
     rows = r.optimizer
     if not rows.any():
         return
-    expert_split = float(max(s.tp, s.ep))
+    expert_split = float(s.moe_group)
     expert_shards = max(1.0, s.optimizer_shards / max(1, s.ep // s.tp))
     div = np.where(r.expert, expert_split * expert_shards, d * s.optimizer_shards)
     for name in ("flops", "weight_read_bytes", "act_read_bytes", "act_write_bytes",

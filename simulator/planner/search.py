@@ -154,26 +154,33 @@ def _run_plans(plans: Iterable[Plan], run: Callable[[Plan], Any]) -> tuple[list,
 
 def infer_space(gpus: int, devices_per_node: int, experts: int,
                 tp: tuple[int, ...] | None = None, pp: tuple[int, ...] | None = None,
-                ep: tuple[int, ...] | None = None) -> Iterator[Plan]:
-    """Plans on up to `gpus` GPUs: tp within a node, pp, and ep over the expert counts."""
-    tps = tp or tuple(d for d in _divisors(gpus) if d <= max(devices_per_node, 1))
+                ep: tuple[int, ...] | None = None, attn_dp: tuple[int, ...] | None = None
+                ) -> Iterator[Plan]:
+    """Plans on up to `gpus` GPUs: tp within a node, pp, ep over the expert counts and, for
+    mixture-of-experts models, attention data parallelism (tp x attn_dp GPUs per stage sharing
+    the experts, the EP group every GPU of the stage or a divisor of it)."""
+    node = max(devices_per_node, 1)
+    tps = tp or tuple(d for d in _divisors(gpus) if d <= node)
     pps = pp or tuple(_divisors(gpus))
     eps = ep or ((1,) if not experts else tuple(d for d in _divisors(experts) if d <= gpus))
-    for t, p, e in itertools.product(tps, pps, eps):
-        if t * p <= gpus:
-            yield Plan(tp=t, pp=p, ep=e)
+    adps = attn_dp or ((1,) if not experts else tuple(_divisors(gpus)))
+    for t, p, a, e in itertools.product(tps, pps, adps, eps):
+        if t * a * p <= gpus:
+            yield Plan(tp=t, pp=p, ep=e, attn_dp=a)
 
 
 def search_inference(ws: InferenceWorkloads, system, gpus: int,
                      objective: str = "throughput", options: Options | None = None,
                      tp: tuple[int, ...] | None = None, pp: tuple[int, ...] | None = None,
-                     ep: tuple[int, ...] | None = None) -> SearchResult:
+                     ep: tuple[int, ...] | None = None, attn_dp: tuple[int, ...] | None = None
+                     ) -> SearchResult:
     """Rank inference plans by output tokens/s per GPU, or by $ per 1M output tokens."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; use throughput or cost")
     _check_gpus(gpus, system)
     ranked, refused = _run_plans(
-        infer_space(gpus, system.devices_per_node, ws.prefill.model.experts, tp, pp, ep),
+        infer_space(gpus, system.devices_per_node, ws.prefill.model.experts, tp, pp, ep,
+                    attn_dp),
         lambda plan: simulate_inference(ws, system, plan, options))
     if objective == "throughput":
         ranked.sort(key=lambda r: -r.tokens_per_s_per_gpu)

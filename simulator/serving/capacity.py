@@ -1,6 +1,8 @@
 """Capacity planning: how many of which GPU serve Q requests/s within latency SLOs, at what cost.
 
-For each hardware, TP degree and precision: the largest rate one replica holds with its p99
+For each hardware, TP degree, attention-DP degree (`attn_dps`: a replica of tp x attn_dp GPUs
+attending data-parallel, its experts shared over all of them by EP) and precision: the largest
+rate one replica holds with its p99
 TTFT and TPOT within the SLOs (bisection on the serving simulation, with the same random draws
 at every rate), the replicas needed for Q, and the cost per hour and per million tokens; the
 candidates ranked by cost, the Pareto front of cost against latency, and the reason each
@@ -24,6 +26,7 @@ from simulator.serving.lengths import LengthDist
 from simulator.serving.replica import ReplicaSpec
 from simulator.serving.scheduler import SchedulerConfig
 from simulator.serving.simulation import ServingResult, Slo, Traffic, simulate_serving
+from workloads import model_facts
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class CapacityQuery:
     hardware: tuple[str, ...]
     tps: tuple[int, ...] = (1, 2, 4, 8)
     precisions: tuple[str, ...] = ("bf16",)
+    attn_dps: tuple[int, ...] = (1,)    # MoE: attention-DP groups per replica (EP over all)
     requests: int = 400                 # per simulation in the bisection
     rel_tol: float = 0.05               # bisection stops within 5 % of the rate
     seed: int = 0
@@ -70,6 +74,8 @@ class Candidate:
     tpot_p99_s: float = math.nan
     e2e_p99_s: float = math.nan
     pareto: bool = False
+    attn_dp: int = 1
+    ep: int = 1
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -143,17 +149,19 @@ def _mean_len(d: LengthDist) -> float:
     return (d.a + d.b) / 2 if d.kind == "uniform" else d.a
 
 
-def evaluate(q: CapacityQuery, hardware: str, tp: int, precision: str) -> Candidate:
+def evaluate(q: CapacityQuery, hardware: str, tp: int, precision: str,
+             attn_dp: int = 1) -> Candidate:
+    ep = tp * attn_dp if attn_dp > 1 else 1
     base = Candidate(hardware=hardware, device=hardware, tp=tp, precision=precision,
-                     feasible=False)
+                     feasible=False, attn_dp=attn_dp, ep=ep)
     try:
-        system = system_for_gpus(hardware, tp)
+        system = system_for_gpus(hardware, tp * attn_dp)
     except ValueError as e:
         return replace(base, kind="system", reason=str(e))
     base = replace(base, device=system.device.name)
     try:
         options = Options(precision=Precision.parse(precision), cost=q.cost)
-        spec = ReplicaSpec(q.model, system, Plan(tp=tp), options)
+        spec = ReplicaSpec(q.model, system, Plan(tp=tp, attn_dp=attn_dp, ep=ep), options)
         cost = IterationCost(spec, q.input_len.max_tokens + q.output_len.max_tokens)
     except PlanError as e:
         return replace(base, kind="plan", reason=str(e))
@@ -192,10 +200,23 @@ def _mark_pareto(cands: list[Candidate]) -> list[Candidate]:
     return out
 
 
+def evaluate_or_refuse(q: CapacityQuery, hardware: str, tp: int, precision: str, *more
+                       ) -> Candidate:
+    """`evaluate`, with an option the device cannot run (a precision it has no peak for, a
+    shape its memory cannot take) refused with the reason instead of ending the whole plan."""
+    try:
+        return evaluate(q, hardware, tp, precision, *more)
+    except ValueError as exc:
+        return Candidate(hardware=hardware, device=hardware, tp=tp, precision=precision,
+                         feasible=False, kind="device", reason=str(exc))
+
+
 def plan_capacity(q: CapacityQuery) -> CapacityPlan:
     for hw in q.hardware:
         load_system(hw)         # an unknown name is the user's error, raised here
-    cands = [evaluate(q, hw, tp, p) for hw in q.hardware for tp in q.tps for p in q.precisions]
+    model_facts(q.model)        # so is an unknown or broken model
+    cands = [evaluate_or_refuse(q, hw, tp, p, a) for hw in q.hardware for tp in q.tps
+             for a in q.attn_dps for p in q.precisions]
     ok = _mark_pareto([c for c in cands if c.feasible])
     ok.sort(key=lambda c: (c.usd_per_hour is None, c.usd_per_hour or 0.0, c.e2e_p99_s))
     return CapacityPlan(query=q, ranked=tuple(ok),

@@ -22,7 +22,7 @@ import numpy as np
 
 from hwspecs.dtypes import DType
 from simulator.core.arrays import to_arrays
-from simulator.inference.step import step_times
+from simulator.inference.step import kv_split, step_times
 from simulator.parallel.params import param_slots, stage_params_per_gpu
 from simulator.parallel.plan import check_plan
 from simulator.parallel.roles import roles_of
@@ -123,12 +123,12 @@ class IterationCost:
                         .max()) * p.weight_bytes_per_element()
         w = bucket_workload(spec.model, "prefill", 1, _pow2_at_least(max_batched_tokens), 0)
         a = shard(to_arrays(w), roles_of(w, spec.options.tp_plan),
-                  ShardSpec(tp=spec.plan.tp, ep=spec.plan.ep))
+                  ShardSpec(tp=spec.plan.tp, ep=spec.plan.ep, attn_dp=spec.plan.attn_dp))
         # NB: activations are the largest prefill kernel's inputs and outputs, freed after.
         act = float((a.act_read_bytes + a.act_write_bytes).max(initial=0.0)) \
             * p.activations.bits / w.dtype.bits
-        kv_split = min(spec.plan.tp, facts.kv_heads or spec.plan.tp) * spec.plan.pp
-        per_token = facts.kv_bytes_per_token * p.kv_cache.bits / DType.BF16.bits / kv_split
+        per_token = facts.kv_bytes_per_token * p.kv_cache.bits / DType.BF16.bits \
+            / kv_split(facts, spec.plan)
         return weights, act, per_token
 
     def kv_capacity_tokens(self, max_batched_tokens: int) -> int:

@@ -148,19 +148,21 @@ def _dp(prep: Prepared, plan: Plan, params: ParamSlots, stage_fwd: np.ndarray,
     zeros = np.zeros(pp)
     if plan.dp_shards == 1:
         return zeros, zeros, zeros, zeros
-    stage = stage_of_slot(layers, pp)
+    split = plan.pp_layers
+    stage = stage_of_slot(layers, pp, split)
     if plan.zero == 3:
         gather, scatter = _dp_calls(prep, plan, params)
-        total = per_stage(2 * gather + scatter, layers, pp)
+        total = per_stage(2 * gather + scatter, layers, pp, split)
         if not plan.overlap.zero_prefetch:
             return zeros, zeros, total, total
         first = _stage_max(gather, stage, pp)
-        fwd = per_stage(gather, layers, pp)
+        fwd = per_stage(gather, layers, pp, split)
         exposed = np.maximum(first, fwd - stage_fwd) \
-            + np.maximum(first, fwd + per_stage(scatter, layers, pp) - stage_bwd)
+            + np.maximum(first, fwd + per_stage(scatter, layers, pp, split) - stage_bwd)
         return zeros, zeros, total, np.minimum(exposed, total)
     grad_t, param_t = _dp_calls(prep, plan, params)
-    grad_s, param_s = per_stage(grad_t, layers, pp), per_stage(param_t, layers, pp)
+    grad_s, param_s = per_stage(grad_t, layers, pp, split), per_stage(param_t, layers, pp,
+                                                                          split)
     total = grad_s + param_s
     if not plan.overlap.dp:
         return total, total, zeros, zeros
@@ -198,7 +200,7 @@ def plan_comm(prep: Prepared, st: SlotTimes, plan: Plan, spec: ShardSpec,
     layers, pp, ov = prep.roles.layers, plan.pp, plan.overlap
 
     def stages(x: np.ndarray) -> np.ndarray:
-        return per_stage(x, layers, pp)
+        return per_stage(x, layers, pp, plan.pp_layers)
 
     tp_fwd, tp_bwd = _tp(prep, plan, spec)
     rerun = tp_fwd if plan.recompute is Recompute.FULL else 0.0

@@ -65,12 +65,14 @@ def footprint(st: SlotTimes, params: ParamSlots, plan: Plan, facts: ModelFacts, 
     grads = p_gpu * g_bytes / (shards if plan.zero >= 2 else 1)
     optim = p_gpu * (master + ADAM_MOMENT_BYTES) / (shards if plan.zero >= 1 else 1)
     act = activation_slots(st, plan, facts, seq, saved_ratio, precision.activations.bytes)
-    per_mb = per_stage(act, layers, plan.pp)
+    per_mb = per_stage(act, layers, plan.pp, plan.pp_layers)
     work = np.zeros(plan.pp)
     if plan.recompute is Recompute.FULL:
         # The layer being recomputed holds its full activations for a moment (one at a time).
-        work = per_stage_max(st.fwd_act_bytes[1:-1] * saved_ratio, layers, plan.pp)
-    transient = per_stage_max(st.transient_bytes, layers, plan.pp, with_ends=True)
+        work = per_stage_max(st.fwd_act_bytes[1:-1] * saved_ratio, layers, plan.pp,
+                             split=plan.pp_layers)
+    transient = per_stage_max(st.transient_bytes, layers, plan.pp, with_ends=True,
+                              split=plan.pp_layers)
     acts = per_mb * stage_in_flight(plan) + work + transient
     total = weights + grads + optim + acts
     s = int(np.argmax(total))
@@ -79,10 +81,10 @@ def footprint(st: SlotTimes, params: ParamSlots, plan: Plan, facts: ModelFacts, 
                      optimizer_bytes=float(optim[s]), capacity_bytes=capacity_bytes), s
 
 
-def per_stage_max(values: np.ndarray, layers: int, pp: int, with_ends: bool = False
-                  ) -> np.ndarray:
+def per_stage_max(values: np.ndarray, layers: int, pp: int, with_ends: bool = False,
+                  split: tuple[int, ...] | None = None) -> np.ndarray:
     """Largest value per stage (of layer slots only, unless `with_ends`)."""
-    stage = stage_of_slot(layers, pp)
+    stage = stage_of_slot(layers, pp, split)
     if not with_ends:
         stage = stage[1:-1]
     out = np.zeros(pp)

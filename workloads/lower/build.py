@@ -15,6 +15,7 @@ from hwspecs.dtypes import DType
 from workloads.lower.fuse import op_work, structure
 from workloads.lower.grouping import FLASH, UNFUSED
 from workloads.lower.kernel_plan import KernelPlan, Structure, same_records
+from workloads.lower.mla_absorb import mla_absorb
 from workloads.lower.unfused_attention import scores_tensor, unfused_ops
 from workloads.op import Op, OpKind, Pass, Phase, TensorRole, Workload
 from workloads.ops.attention import flash_tensors, flops_of
@@ -54,8 +55,11 @@ def build_workload(trace, disabled_passes: Iterable[str] = ()) -> Workload:
         out.append(op)
     saved = _saved_bytes(ops, st, trace.dtype) if trace.phase is Phase.TRAIN else 0.0
     cache = float(sum(nbytes(ops[i].outputs[pos]) for i, pos in st.cache_slots))
+    kernels, graph = tuple(out), st.graph
+    if trace.phase is Phase.DECODE and "mla_absorb" in st.passes and trace.facts.latent_kv:
+        kernels, graph = mla_absorb(kernels, graph)
     return Workload(model=trace.facts, phase=trace.phase, batch=trace.batch, seq=trace.seq,
-                    context=trace.context, dtype=trace.dtype, ops=tuple(out), graph=st.graph,
+                    context=trace.context, dtype=trace.dtype, ops=kernels, graph=graph,
                     passes=st.passes, saved_activation_bytes=saved, kv_cache_bytes=cache)
 
 

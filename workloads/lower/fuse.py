@@ -13,6 +13,9 @@ stack runs fewer, fused kernels. In order:
 - `fuse_elementwise`: casts and pointwise chains fuse into their producer (a GEMM epilogue) or
   into one kernel with the norm, softmax or reduction they feed, and a layer's optimizer
   updates run as one multi-tensor kernel (the "fold, merge, prune" graph optimizations).
+- `mla_absorb`: in a decode step, multi-head latent attention absorbs its up-projections into
+  the query and the output and attends over the compressed latent cache, as serving engines do
+  (`workloads.lower.mla_absorb`); prefill keeps the expanded form.
 
 `structure(ops, disabled)` groups the traced ops into kernels (cached per trace structure, so
 a re-shaped trace re-uses it); `op_work` prices one op at this trace's shapes;
@@ -50,6 +53,8 @@ PASSES: tuple[LoweringPass, ...] = (
     LoweringPass("views", "views, allocations and bookkeeping ops vanish"),
     LoweringPass("fuse_elementwise", "casts and pointwise chains fuse into their producer; "
                  "a layer's optimizer updates are one kernel"),
+    LoweringPass("mla_absorb", "MLA decode absorbs the up-projections and attends over the "
+                 "latent cache"),
 )
 PASS_NAMES: tuple[str, ...] = tuple(p.name for p in PASSES)
 

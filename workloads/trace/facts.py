@@ -81,7 +81,10 @@ def model_facts_of(name: str, built, dtype: DType) -> ModelFacts:
         experts_per_token=top_k,
         kv_bytes_per_token=(kv_bytes_per_token(config, layers, heads, kv_heads, head_dim, dtype)
                             if built.causal else 0.0),
-        embedding_params=_embedding_params(model))
+        embedding_params=_embedding_params(model),
+        kv_lora_rank=first_int(config, ("kv_lora_rank",)),
+        qk_rope_head_dim=first_int(config, ("qk_rope_head_dim",)) if first_int(
+            config, ("kv_lora_rank",)) else 0)
 
 
 def _embedding_params(model) -> int:

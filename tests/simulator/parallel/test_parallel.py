@@ -22,7 +22,9 @@ FACTS = ts.facts(ARCH)
 @pytest.mark.parametrize("plan, kind, words", [
     (Plan(tp=3), "heads", "tp=3 does not divide the 16 attention heads"),
     (Plan(tp=8, dp=1), "kv_heads", "the 12 KV heads"),
-    (Plan(pp=3), "layers", "pp=3 does not divide the 4 layers"),
+    (Plan(pp=2, pp_layers=(1, 2)), "layers", "add up to 3 layers; synthetic-llama has 4"),
+    (Plan(pp=2, vp=2, pp_layers=(2, 2)), "vp", "uneven pipeline stages"),
+    (Plan(attn_dp=2), "attn_dp", "attention data parallelism is an inference plan"),
     (Plan(pp=8), "layers", "more pipeline stages than the 4 layers"),
     (Plan(tp=2, pp=2, dp=4), "gpus", "needs 16 GPUs"),
     (Plan(ep=2), "experts", "needs a mixture-of-experts model"),
@@ -50,7 +52,9 @@ def test_possible_plans_pass_and_count_their_gpus():
 
 
 @pytest.mark.parametrize("bad", [dict(tp=0), dict(zero=4), dict(expert_imbalance=0.5),
-                                 dict(vp=2, schedule=Schedule.ONE_F_ONE_B), dict(dp=1.5)])
+                                 dict(vp=2, schedule=Schedule.ONE_F_ONE_B), dict(dp=1.5),
+                                 dict(attn_dp=0), dict(pp=2, pp_layers=(1, 2, 1)),
+                                 dict(pp=2, pp_layers=(0, 4))])
 def test_malformed_plans_raise_one_sentence(bad):
     with pytest.raises(ValueError):
         Plan(**bad)

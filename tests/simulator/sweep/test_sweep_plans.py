@@ -139,7 +139,7 @@ def test_inference_plan_memory_is_per_gpu():
 TRAIN = {"phases": ["train"], "batch": [2], "seq": [64], "devices": ["h100-sxm"],
          "plans": [{"tp": 2}, {"tp": 2, "pp": 2, "micro_batch": 1}, {"dp": 2, "zero": 1},
                    {"tp": 2, "dp": 2, "zero": 3, "sp": True},
-                   {"pp": 2, "vp": 2, "micro_batch": 1}, {"pp": 3}],
+                   {"pp": 2, "vp": 2, "micro_batch": 1}, {"pp": 3}, {"pp": 5}],
          "variants": {"link": [0.5, 1], "mem_bw": [1, 2], "matrix": [1, 2]},
          "recompute": "selective"}
 
@@ -160,9 +160,10 @@ def test_training_plan_points_equal_training_evaluate(tiny):
         for name in _COST:
             assert _close(row[name], getattr(r.cost, name)), name
         assert plan.batch == 2 * plan.dp and plan.recompute.value == "selective"
-    assert len(points) == 5 * 8
-    assert list(errors) == ["tp1 pp3 dp1"]
-    assert next(iter(errors["tp1 pp3 dp1"])).startswith("pp=3 does not divide the 4 layers of ")
+    assert len(points) == 6 * 8               # pp 3 runs uneven: stages of 1, 2 and 1 layers
+    assert list(errors) == ["tp1 pp5 dp1"]
+    assert next(iter(errors["tp1 pp5 dp1"])).startswith("pp=5 is more pipeline stages than "
+                                                        "the 4 layers of ")
 
 
 def test_without_plans_each_point_is_one_device_and_link_changes_nothing():
