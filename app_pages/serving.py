@@ -1,5 +1,7 @@
 """Serving & capacity: which hardware, TP and replica count hold a traffic within p99 SLOs,
-ranked by cost; then one option's request-level simulation over time.
+ranked by cost; then one option's request-level simulation over time; and the concurrency
+sweep deployments are chosen from: output tokens/s per GPU against per user for each TP
+(aggregated and disaggregated), with the Pareto front, the SLO line and the table behind it.
 
 Numbers are `simulator.serving.capacity.plan_capacity`'s and `simulator.serving.simulation.simulate_serving`'s,
 called as `archsim plan-capacity` and `archsim serve` call them (see `state`).
@@ -13,6 +15,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import png, scenario, state, tables
+
+ENGINES = ("none", "trtllm", "vllm", "sglang")
 
 DEFAULT_HW = ["h100-sxm", "mi300x"]
 TPS = (1, 2, 4, 8)
@@ -163,6 +167,109 @@ def _simulation(model: str, inp: dict, plan) -> None:
                 max_height=250)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def concurrency_sweep(model_ref: str, hardware: tuple[str, ...], tps: tuple[int, ...],
+                      precisions: tuple[str, ...], concurrencies: tuple[int, ...],
+                      input_len: str, output_len: str, engine: str, disagg: bool,
+                      ttft_s: float, tpot_s: float, pricing: str):
+    """`archsim plan-capacity --concurrency ...` for these inputs."""
+    from simulator import CostOptions, FrontierQuery, Slo, concurrency_frontier, parse_length
+    from workloads.config import tp_plan_of
+
+    return concurrency_frontier(FrontierQuery(
+        model=model_ref, hardware=hardware, tps=tps, precisions=precisions,
+        concurrencies=concurrencies, input_len=parse_length(input_len),
+        output_len=parse_length(output_len), engine=None if engine == "none" else engine,
+        modes=("agg", "disagg") if disagg else ("agg",), slo=Slo(ttft_s, tpot_s),
+        cost=CostOptions(pricing=pricing), tp_plan=tp_plan_of(model_ref)))
+
+
+def frontier_frame(points) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "option": p.label, "mode": p.mode, "TP": p.tp, "dtype": p.precision,
+        "concurrency": p.concurrency, "GPUs": p.gpus,
+        "tokens/s per GPU": p.output_tokens_per_s_per_gpu,
+        "tokens/s per user": p.output_tokens_per_s_per_user,
+        "TTFT mean (ms)": p.ttft_mean_s * MS, "TTFT p99 (ms)": p.ttft_p99_s * MS,
+        "TPOT mean (ms)": p.tpot_mean_s * MS, "TPOT p99 (ms)": p.tpot_p99_s * MS,
+        "$/1M output tokens": p.usd_per_1m_output_tokens, "meets SLO": p.meets_slo,
+        "Pareto": p.pareto} for p in points])
+
+
+def frontier_chart(frame: pd.DataFrame, tpot_s: float | None) -> go.Figure:
+    fig = px.line(frame.sort_values("concurrency"), x="tokens/s per user",
+                  y="tokens/s per GPU", color="option", markers=True,
+                  hover_data=["concurrency", "TTFT p99 (ms)", "TPOT p99 (ms)"],
+                  title="Output tokens/s per GPU against per user, over concurrency")
+    front = frame[frame["Pareto"]].sort_values("tokens/s per user")
+    fig.add_trace(go.Scatter(x=front["tokens/s per user"], y=front["tokens/s per GPU"],
+                             mode="lines", line={"dash": "dash", "color": "black"},
+                             name="Pareto front"))
+    if tpot_s:
+        fig.add_vline(x=1 / tpot_s, line_dash="dot", line_color="red",
+                      annotation_text=f"SLO: TPOT {tpot_s * MS:g} ms")
+    return fig
+
+
+def frontier_png(frame: pd.DataFrame, tpot_s: float | None) -> bytes:
+    plt = png._pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for option, part in frame.groupby("option", sort=False):
+        part = part.sort_values("concurrency")
+        ax.plot(part["tokens/s per user"], part["tokens/s per GPU"], marker="o", ms=3,
+                label=option)
+    front = frame[frame["Pareto"]].sort_values("tokens/s per user")
+    ax.plot(front["tokens/s per user"], front["tokens/s per GPU"], "k--", lw=2,
+            label="Pareto front")
+    if tpot_s:
+        ax.axvline(1 / tpot_s, color="red", ls=":", label=f"SLO: TPOT {tpot_s * MS:g} ms")
+    ax.set_xlabel("output tokens/s per user")
+    ax.set_ylabel("output tokens/s per GPU")
+    ax.legend(fontsize=7)
+    data = png._png(fig)
+    plt.close(fig)
+    return data
+
+
+def _sweep(model: str, inp: dict) -> None:
+    st.subheader("Concurrency sweep: tokens/s per GPU against per user")
+    st.caption("Closed loops of N requests in flight at the input and output lengths above "
+               "(warm-up and drain left out), for each hardware, TP and precision chosen; "
+               "the engine preset sets the scheduler. The SLO line is 1 / the TPOT target; "
+               "a point meets the SLOs when its p99 TTFT and TPOT do.")
+    for key, value in (("in_sv_engine", "trtllm"), ("in_sv_conc", "1,4,16,64,256"),
+                       ("in_sv_disagg", False)):
+        state.default(key, value)
+    c = st.columns(3)
+    engine = c[0].selectbox("Engine preset", ENGINES, key="in_sv_engine")
+    text = c[1].text_input("Concurrencies", key="in_sv_conc", help="e.g. 1,2,4,8,16")
+    disagg = c[2].checkbox("Also disaggregated (1 prefill + 1 decode replica)",
+                           key="in_sv_disagg")
+    with state.user_errors():
+        try:
+            concs = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+        except ValueError:
+            raise ValueError(f"concurrencies must be whole numbers like 1,4,16, not "
+                             f"{text!r}") from None
+        if not (inp["hw"] and inp["tps"] and inp["dtypes"] and concs):
+            st.info("Choose hardware, TP degrees, precisions and concurrencies.")
+            return
+        with st.spinner("Running the closed loops..."):
+            f = concurrency_sweep(model, inp["hw"], inp["tps"], inp["dtypes"], concs,
+                                  inp["input"], inp["output"], engine, disagg, inp["ttft_s"],
+                                  inp["tpot_s"], inp["pricing"])
+    if f.points:
+        frame = frontier_frame(f.points)
+        st.plotly_chart(frontier_chart(frame, inp["tpot_s"]), key="chart_frontier")
+        st.download_button("Download PNG", lambda: frontier_png(frame, inp["tpot_s"]),
+                           "concurrency_sweep.png", "image/png", key="png_frontier",
+                           on_click="ignore")
+        tables.show(frame, "concurrency_sweep", "concurrency_sweep")
+    if f.refused:
+        tables.show(pd.DataFrame([r.as_dict() for r in f.refused]), "sweep_refused",
+                    "sweep_refused")
+
+
 def render() -> None:
     st.title("Serving & capacity")
     scenario._defaults()
@@ -174,6 +281,7 @@ def render() -> None:
     plan = _capacity(model, inp)
     if plan is not None and plan.ranked:
         _simulation(model, inp, plan)
+    _sweep(model, inp)
 
 
 if __name__ == "__main__":   # st.navigation runs this file as the page script

@@ -42,6 +42,8 @@ _EXPORTS = {
                                       "simulate_closed_loop"),
     "simulator.serving.engines": ("EngineSettings", "SERVING_ENGINES", "engine_settings",
                                   "replica_setup"),
+    "simulator.serving.frontier": ("Frontier", "FrontierPoint", "FrontierQuery",
+                                   "concurrency_frontier"),
     "simulator.serving.lengths": ("LengthDist", "parse_length"),
     "simulator.serving.replica": ("ReplicaSpec",),
     "simulator.serving.scheduler": ("SchedulerConfig",),
