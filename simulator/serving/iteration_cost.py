@@ -53,6 +53,7 @@ class IterationCost:
         self._first = _pow2_at_least(min_prefill_tokens)
         self._l_lo = 128
         self._l_hi = max(_pow2_at_least(max_context), 2 * self._l_lo)
+        self.max_context = max_context
         self._prefill: dict[int, float] = {}
         self._decode: dict[int, tuple[float, float]] = {}
         self._lines: dict[int, tuple[float, float]] = {}

@@ -14,6 +14,7 @@ scheduler, which a closed loop of that concurrency cannot produce) is kept and f
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ class RowResult:
         s, r = self.setup, self.run
         return {"id": r.id, "model": s.model, "engine": s.engine, "version": r.version,
                 "mode": r.mode, "precision": r.precision, "tp": s.decode.tp, "ep": s.decode.ep,
+                "attn_dp": s.decode.attn_dp,
                 "gpus": s.gpus, "concurrency": s.concurrency, "isl": int(r.num("isl")),
                 "osl": int(r.num("osl")), "measured_ttft_s": r.ttft_s,
                 "predicted_ttft_s": self.ttft_s, "ttft_error": self.ttft_error,
@@ -112,22 +114,76 @@ def _grouped(rows: list[RowResult], key: Callable[[RowResult], str]) -> dict:
 
 def validate_serving(path: str | Path = SHIPPED, mode: str | None = None,
                      progress: Callable[[int, int], None] | None = None,
-                     rounds: int = ROUNDS) -> ServingValidation:
-    """Simulate every run of `path` (only `mode`'s, agg or disagg, when given)."""
+                     rounds: int = ROUNDS, workers: int | None = None) -> ServingValidation:
+    """Simulate every run of `path` (only `mode`'s, agg or disagg, when given), the runs of
+    one model on one of `workers` processes (default: one per CPU, at most WORKERS)."""
     runs = [r for r in read_runs(path) if mode is None or r.mode == mode]
     result = ServingValidation(source=str(path))
     setups = _setups(runs, result.skipped)
-    cache = _Costs()
-    for i, setup in enumerate(setups):
-        try:
-            result.rows.append(_simulate(setup, cache, rounds))
-        except ValueError as exc:         # a plan, a precision or a memory the GPU refuses
-            result.skipped.append(Skip(setup.run.id, str(exc)))
+    groups: dict[str, list[RunSetup]] = {}
+    for s in setups:
+        groups.setdefault(s.model, []).append(s)
+    workers = min(workers or os.cpu_count() or 1, WORKERS, len(groups))
+    done = 0
+    for outcomes in _map_groups(list(groups.values()), rounds, workers):
+        for outcome in outcomes:
+            (result.skipped if isinstance(outcome, Skip) else result.rows).append(outcome)
+        done += len(outcomes)
         if progress:
-            progress(i + 1, len(setups))
-    order = {r.id: i for i, r in enumerate(runs)}
-    result.skipped.sort(key=lambda s: order.get(s.id, 0))
+            progress(done, len(setups))
+    result.rows.sort(key=lambda r: r.run.line)           # the file's order
+    line = {r.id: r.line for r in runs}
+    result.skipped.sort(key=lambda s: line.get(s.id, 0))
     return result
+
+
+WORKERS = 2
+
+
+def _map_groups(groups: list[list[RunSetup]], rounds: int, workers: int):
+    """Each group's outcomes (rows or skips), as the groups finish: in this process, or on a
+    pool of `workers` (the costliest groups first, each worker keeping its own cost cache)."""
+    if workers <= 1:
+        cache = _Costs()
+        for g in groups:
+            yield _group_outcomes(g, cache, rounds)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    groups = sorted(groups, key=_weight, reverse=True)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(_run_group, g, rounds) for g in groups]
+        for f in as_completed(futures):
+            yield f.result()
+
+
+def _weight(group: list[RunSetup]) -> float:
+    return sum(s.concurrency * (s.run.num("osl") + s.run.num("isl") / 8) for s in group)
+
+
+_WORKER_CACHE: _Costs | None = None
+
+
+def _run_group(group: list[RunSetup], rounds: int) -> list[RowResult | Skip]:
+    global _WORKER_CACHE
+    if _WORKER_CACHE is None:
+        _WORKER_CACHE = _Costs()
+    return _group_outcomes(group, _WORKER_CACHE, rounds)
+
+
+def _group_outcomes(group: list[RunSetup], cache: _Costs, rounds: int
+                    ) -> list[RowResult | Skip]:
+    """One model's runs; its costs are priced out to the longest context any of them needs."""
+    cache.max_context = max(int(s.run.num("isl") + s.run.num("osl")) for s in group)
+    return [_outcome(s, cache, rounds) for s in group]
+
+
+def _outcome(setup: RunSetup, cache: _Costs, rounds: int) -> RowResult | Skip:
+    try:
+        return _simulate(setup, cache, rounds)
+    except ValueError as exc:         # a plan, a precision or a memory the GPU refuses
+        return Skip(setup.run.id, str(exc))
 
 
 def _setups(runs: list[Run], skipped: list[Skip]) -> list[RunSetup]:
@@ -139,7 +195,8 @@ def _setups(runs: list[Run], skipped: list[Skip]) -> list[RunSetup]:
         s = run_setup(run, _model_of(run.hf_id), peaks[system])
         (skipped if isinstance(s, Skip) else out).append(s)
     # Runs of one model, plan, precision and engine next to each other: they share a cost.
-    out.sort(key=lambda s: (s.model, s.engine, str(s.precision), s.decode.tp, s.decode.ep))
+    out.sort(key=lambda s: (s.model, s.engine, str(s.precision), s.decode.tp, s.decode.ep,
+                            s.decode.attn_dp))
     return out
 
 
@@ -169,6 +226,7 @@ class _Costs:
     def __init__(self):
         self.costs: dict[tuple, IterationCost] = {}
         self.tp_plans: dict[str, object] = {}
+        self.max_context = 1
 
     def tp_plan(self, model: str):
         if model not in self.tp_plans:
@@ -180,14 +238,15 @@ class _Costs:
     def pool(self, setup: RunSetup, worker: Worker, prompt: int, max_ctx: int) -> Pool:
         options = Options(precision=setup.precision, engine=setup.engine,
                           tp_plan=self.tp_plan(setup.model))
-        system = system_for_gpus(setup.system, worker.tp)
-        spec, config, _ = replica_setup(setup.model, system, Plan(tp=worker.tp, ep=worker.ep),
-                                        options, kv_auto=False)
-        key = (setup.model, setup.system, worker.tp, worker.ep, setup.precision,
-               setup.engine, _pow2_at_least(prompt))
+        system = system_for_gpus(setup.system, worker.gpus)
+        plan = Plan(tp=worker.tp, ep=worker.ep, attn_dp=worker.attn_dp)
+        spec, config, _ = replica_setup(setup.model, system, plan, options, kv_auto=False)
+        key = (setup.model, setup.system, worker.tp, worker.ep, worker.attn_dp,
+               setup.precision, setup.engine, _pow2_at_least(prompt))
         cost = self.costs.get(key)
-        if cost is None or cost._l_hi < max_ctx:
-            cost = IterationCost(spec, max_context=max(max_ctx, 8192), prompt_tokens=prompt)
+        if cost is None or cost.max_context < max_ctx:
+            cost = IterationCost(spec, max_context=max(max_ctx, self.max_context),
+                                 prompt_tokens=prompt)
             self.costs[key] = cost
         return Pool(spec, worker.replicas, config, cost)
 

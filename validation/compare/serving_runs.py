@@ -145,11 +145,17 @@ def precision_of(name: str, matrix_dtypes: frozenset[DType]) -> Precision | None
 
 @dataclass(frozen=True)
 class Worker:
-    """One kind of replica of a run: its GPUs' plan and how many of them."""
+    """One kind of replica of a run: its GPUs' plan (tp x attn_dp GPUs, the experts over ep of
+    them) and how many of them."""
 
     tp: int
     ep: int
     replicas: int = 1
+    attn_dp: int = 1
+
+    @property
+    def gpus(self) -> int:
+        return self.tp * self.attn_dp
 
 
 @dataclass(frozen=True)
@@ -165,7 +171,7 @@ class RunSetup:
 
     @property
     def gpus(self) -> int:
-        return sum(w.tp * w.replicas for w in (self.decode, self.prefill) if w is not None)
+        return sum(w.gpus * w.replicas for w in (self.decode, self.prefill) if w is not None)
 
 
 def run_setup(run: Run, model: str | None, matrix_dtypes: frozenset[DType]
@@ -190,10 +196,11 @@ def run_setup(run: Run, model: str | None, matrix_dtypes: frozenset[DType]
         worker = _worker(run, "")
         if isinstance(worker, str):
             return Skip(run.id, worker)
-        concurrency = run.num("batch_size")
-        if not concurrency >= 1:
+        per_rank = run.num("batch_size")
+        if not per_rank >= 1:
             return Skip(run.id, "no concurrency (batch_size is blank)")
-        return RunSetup(**common, concurrency=int(concurrency), decode=worker)
+        # batch_size is per attention-DP rank (the source's silicon_concurrency is the total).
+        return RunSetup(**common, concurrency=int(per_rank) * worker.attn_dp, decode=worker)
     if run.mode == "disagg":
         prefill, decode = _worker(run, "prefill_"), _worker(run, "decode_")
         for w in (prefill, decode):
@@ -204,27 +211,25 @@ def run_setup(run: Run, model: str | None, matrix_dtypes: frozenset[DType]
                 and run.num("decode_num_workers") >= 1):
             return Skip(run.id, "a disaggregated run without its worker counts and decode "
                                 "batch size cannot be rebuilt")
-        return RunSetup(**common, concurrency=int(per_worker) * decode.replicas,
+        return RunSetup(**common, concurrency=int(per_worker) * decode.replicas * decode.attn_dp,
                         decode=decode, prefill=prefill)
     return Skip(run.id, f"mode {run.mode!r} is neither agg nor disagg")
 
 
 def _worker(run: Run, prefix: str) -> Worker | str:
-    """The plan of one worker kind, or why archsim cannot express it."""
-    adp = run.size(f"{prefix}attention_dp_size")
-    if adp > 1:
-        return (f"{prefix}attention_dp_size {adp}: attention data parallelism is not "
-                "expressible yet (issue 15)")
+    """The plan of one worker kind, or why archsim cannot express it: tp x attention_dp GPUs,
+    the experts over moe_ep of them, each split moe_tp ways (blank MoE sizes: every expert
+    split over all the GPUs, as vLLM shards MoE layers without --enable-expert-parallel)."""
     if run.size(f"{prefix}pp_size") > 1:
         return f"{prefix}pp_size {run.size(f'{prefix}pp_size')}: pipelined serving is not modelled"
-    tp = run.size(f"{prefix}tp_size")
-    moe_tp, ep = run.size(f"{prefix}moe_tp_size", tp), run.size(f"{prefix}moe_ep_size")
-    if ep > 1 and moe_tp * ep != tp:
-        return (f"{prefix}moe_tp_size {moe_tp} x moe_ep_size {ep} is not the {tp} GPUs of "
-                "the TP group: experts spread over other GPUs than attention are not "
-                "expressible yet")
+    tp, adp = run.size(f"{prefix}tp_size"), run.size(f"{prefix}attention_dp_size")
+    moe_tp, ep = run.size(f"{prefix}moe_tp_size", tp * adp), run.size(f"{prefix}moe_ep_size")
+    if ep > 1 and moe_tp * ep != tp * adp:
+        return (f"{prefix}moe_tp_size {moe_tp} x moe_ep_size {ep} is not the {tp * adp} GPUs "
+                f"of tp {tp} x attention_dp {adp}: experts on other GPUs than attention are "
+                "not expressible")
     replicas = run.size(f"{prefix}num_workers") if prefix else 1
-    return Worker(tp=tp, ep=ep, replicas=replicas)
+    return Worker(tp=tp, ep=ep, replicas=replicas, attn_dp=adp)
 
 
 _CONCURRENCY = re.compile(r"silicon_concurrency=(\d+)")

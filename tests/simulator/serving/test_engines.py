@@ -140,3 +140,23 @@ def test_host_overhead_is_added_to_every_iteration():
     rep.add(0, 0.0)
     rep.advance_until(np.inf)
     assert state.finish_s[0] == pytest.approx(10 * 2e-3)
+
+
+@pytest.mark.parametrize("reserve", [0.0, 0.7, 1.0])
+def test_a_full_reservation_never_preempts_and_none_does_under_a_tight_cache(reserve):
+    # 12 requests of 64 + 200 tokens on a cache of 1,024 tokens: all of them at once would
+    # need 3,168; whole-output reservation (TensorRT-LLM's GUARANTEED_NO_EVICT) admits only
+    # what fits to the end, none (vLLM) admits what fits now and preempts later.
+    n = 12
+    state = RequestState(np.zeros(n), np.full(n, 64), np.full(n, 200))
+    rep = Replica(0, _Recorder(), SchedulerConfig(block_size=16, admit_reserve=reserve),
+                  1024, state)
+    for r in range(n):
+        rep.add(r, 0.0)
+    rep.advance_until(np.inf)
+    assert np.isfinite(state.finish_s).all() and rep.pending == 0
+    preempted = int(state.preemptions.sum())
+    if reserve == 1.0:
+        assert preempted == 0
+    if reserve == 0.0:
+        assert preempted > 0

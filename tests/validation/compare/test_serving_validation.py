@@ -47,7 +47,7 @@ def fixture_csv(tmp_path, tiny_model):
              prefill_num_workers=1, prefill_tp_size=1, decode_batch_size=8,
              decode_num_workers=2, decode_tp_size=2),
         _row(id="unknown-model", model_path="nobody/No-Such-Model-7B"),
-        _row(id="adp", model_path=tiny_model, attention_dp_size=4),
+        _row(id="adp", model_path=tiny_model, attention_dp_size=4, moe_tp_size=1, moe_ep_size=2),
         _row(id="int3", model_path=tiny_model, gemm_quant_mode="int3"),
         _row(id="tpu", model_path=tiny_model, system="tpu_v5"),
         _row(id="disagg-no-workers", model_path=tiny_model, mode="disagg", batch_size=""),
@@ -66,7 +66,7 @@ def test_every_row_is_simulated_or_skipped_with_its_reason(fixture_csv):
     assert set(rows) == {"agg-trtllm", "agg-vllm-fp8", "agg-sglang", "disagg"}
     skipped = {s["id"]: s["reason"] for s in result["skipped"]}
     assert "not in the catalog" in skipped["unknown-model"]
-    assert "attention data parallelism" in skipped["adp"]
+    assert "moe_tp_size 1 x moe_ep_size 2 is not the 4 GPUs" in skipped["adp"]
     assert "precision 'int3'" in skipped["int3"]
     assert "system 'tpu_v5'" in skipped["tpu"]
     assert "worker counts" in skipped["disagg-no-workers"]
@@ -134,6 +134,6 @@ def test_the_shipped_h100_runs_read_and_every_aggregated_catalog_run_is_set_up()
         setup = run_setup(run, resolve(run.hf_id), peaks)
         if hasattr(setup, "reason"):
             reasons.setdefault(setup.reason.split(":")[0], []).append(run.id)
-    # Only attention data parallelism (issue 15) keeps an aggregated H100 run out.
-    assert set(reasons) == {"attention_dp_size 4"}
+    # Every aggregated H100 run is expressible (attention DP since issue 15).
+    assert not reasons
     assert all(resolve(r.hf_id) for r in runs)
