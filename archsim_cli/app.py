@@ -8,9 +8,10 @@ import importlib
 import os
 import pkgutil
 import sys
+import warnings
 
 import archsim_cli
-from hwspecs.errors import describe
+from hwspecs.errors import ArchsimWarning, describe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,24 @@ def main(argv: list[str]) -> int:
     ARCHSIM_DEBUG=1 it is raised, traceback and all)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.simplefilter("default", ArchsimWarning)     # each message once
+        warnings.showwarning = _show(warnings.showwarning)
+        return _run(args)
+
+
+def _show(others):
+    """archsim's own warnings as one line on stderr, like its errors; others as Python shows
+    them."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ArchsimWarning):
+            print(f"archsim: warning: {message}", file=sys.stderr)
+        else:
+            others(message, category, filename, lineno, file, line)
+    return show
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt:

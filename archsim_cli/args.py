@@ -116,10 +116,14 @@ def pipeline_of(args: argparse.Namespace) -> tuple[int, tuple[int, ...] | None]:
 def add_precision(p: argparse.ArgumentParser, weights: bool = True, kv: bool = True,
                   sparse: bool = False) -> None:
     p.add_argument("--dtype", default=DEFAULT_DTYPE,
-                   help="compute precision of weights and activations: bf16, fp16, fp8, fp32")
+                   help="compute precision of weights and activations: bf16, fp16, fp8, fp32, "
+                        "nvfp4, mxfp8 (block-scaled, where the device has the peak), or a named "
+                        "precision: w4a16 (int4 weights, bf16 compute), w4a8 (int4 weights, fp8 "
+                        "compute)")
     if weights:
         p.add_argument("--weights-dtype", default=None,
-                       help="override the weights alone (e.g. int4: W4A16)")
+                       help="override the weights alone (e.g. int4: W4A16; nvfp4, mxfp4, "
+                            "mxfp8: block-scaled, scales counted)")
     if kv:
         p.add_argument("--kv-dtype", default=None, help="override the KV cache alone (e.g. fp8)")
     if sparse:

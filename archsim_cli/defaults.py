@@ -9,5 +9,5 @@ DEFAULT_SERVING_SYSTEM = "h100-sxm"    # one serving replica's device
 DEFAULT_SEQ = 2048
 DEFAULT_DTYPE = "bf16"
 COMPUTE_DTYPES = ("bf16", "fp16", "fp8", "fp32")
-WEIGHT_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4")
+WEIGHT_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "nvfp4", "mxfp4", "mxfp8")
 KV_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4")

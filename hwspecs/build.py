@@ -67,6 +67,7 @@ def device_from_checked(c: Checked) -> DeviceSpec:
         sources=dict(c.sources),
         not_sourced=dict(c.not_sourced),
         path=c.path,
+        weight_only_formats=frozenset(dtype_table(c, "weight_only_formats")),
     )
 
 

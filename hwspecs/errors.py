@@ -25,6 +25,15 @@ class InputError(ArchsimError):
     """A command-line flag, app input or input file out of range (the message names it)."""
 
 
+class ArchsimWarning(UserWarning):
+    """Something a user should know about a result that is still computed (one sentence);
+    each face shows it beside the result."""
+
+
+class PositionWarning(ArchsimWarning):
+    """A sequence longer than the positions a rotary or ALiBi model was trained on."""
+
+
 # Errors of the standard library a user's input can cause (a bad number, an unknown name, a
 # file that cannot be read): they carry one sentence too.
 USER_ERRORS = (ArchsimError, ValueError, LookupError, OSError)
@@ -48,7 +57,9 @@ def describe(exc: BaseException) -> tuple[str, bool]:
 
     What each face prints for an error that reached it: a user error's own sentence; input
     too deep or too large for this machine; anything else as an internal error."""
-    if isinstance(exc, USER_ERRORS):
+    if isinstance(exc, KeyError) and not isinstance(exc, ArchsimError):
+        pass                        # a missing key is archsim's own slip, not a user's input
+    elif isinstance(exc, USER_ERRORS):
         return message_of(exc), True
     if isinstance(exc, RecursionError):
         return "the input nests too deeply to be read; flatten it", True

@@ -21,6 +21,7 @@ def device_to_dict(d: DeviceSpec) -> dict[str, Any]:
         "peak_flops_per_s": _by_dtype(d.matrix_peak_flops_per_s),
         "sparse_peak_flops_per_s": _by_dtype(d.matrix_sparse_peak_flops_per_s),
         "vector_peak_flops_per_s": _by_dtype(d.vector_peak_flops_per_s),
+        "weight_only_formats": sorted(x.value for x in d.weight_only_formats),
         "mem_capacity_bytes": d.mem_capacity_bytes,
         "mem_bw_bytes_per_s": d.mem_bw_bytes_per_s,
         "l2_bytes": d.l2_bytes,

@@ -153,6 +153,8 @@ def _check_field(out: Checked, field: str, rule: Rule, value: Any,
         if value not in rule.choices:
             raise SpecError(path, field, f"{_short(value)} is not one of {', '.join(rule.choices)}")
         out.values[field] = value
+    elif rule.kind == "cited":
+        out.values[field] = _check_cited(out, field, value, sources)
     else:
         out.values[field] = _check_sourced(out, field, rule, value, sources)
 
@@ -196,6 +198,19 @@ def _check_sourced(out: Checked, field: str, rule: Rule, value: Any,
         citation = f"{citation} (seen {value['date']})"
     out.sources[field] = citation
     return int(si) if rule.integer else si
+
+
+def _check_cited(out: Checked, field: str, value: Any, sources: dict[str, str]) -> bool:
+    """A fact without a number (a format the device's kernels support): its source."""
+    if not isinstance(value, dict) or set(value) - {"source", "note"}:
+        raise SpecError(out.path, field, "must be {source: ..., note: ...} naming where the "
+                        f"support is stated, not {_short(value)}")
+    source = value.get("source")
+    if not isinstance(source, str) or source not in sources:
+        raise SpecError(out.path, field, f"source {_short(source)} is not one of the file's "
+                        f"sources ({', '.join(sources)})")
+    out.sources[field] = sources[source]
+    return True
 
 
 def _finite(number: int | float) -> bool:

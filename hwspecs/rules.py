@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hwspecs.dtypes import MATRIX_DTYPES, VECTOR_DTYPES
+from hwspecs.dtypes import MATRIX_DTYPES, VECTOR_DTYPES, WEIGHT_ONLY_DTYPES
 from hwspecs.schema import TOPOLOGIES
 
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str                    # sourced | str | bool | choice
+    kind: str                    # sourced | str | bool | choice | cited (a sourced fact)
     lo: float = 0.0              # SI, inclusive
     hi: float = float("inf")     # SI, inclusive
     required: bool = False
@@ -46,6 +46,9 @@ DEVICE_RULES: dict[str, object] = {
     "matrix_dense_TFLOPS": {d.value: _num(**_FLOPS) for d in MATRIX_DTYPES},
     "matrix_sparse_TFLOPS": {d.value: _num(**_FLOPS) for d in MATRIX_DTYPES},
     "vector_TFLOPS": {d.value: _num(**_FLOPS) for d in VECTOR_DTYPES},
+    # Block-scaled weight formats the device's kernels widen to a matrix format they compute
+    # in (W4A16, W4A8) without a matrix peak of their own: {source: ..., note: ...} each.
+    "weight_only_formats": {d.value: Rule("cited") for d in WEIGHT_ONLY_DTYPES},
     "memory": {
         "capacity_GB": _num(1e8, 1e13, required=True),
         "bw_TBps": _num(1e9, 1e14, required=True),

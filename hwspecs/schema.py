@@ -95,6 +95,8 @@ class DeviceSpec:
     sources: Mapping[str, str] = field(default_factory=dict, repr=False)  # YAML path -> citation
     not_sourced: Mapping[str, str] = field(default_factory=dict, repr=False)  # left out -> why
     path: str = ""
+    # block-scaled weight formats its kernels dequantize (no matrix peak of their own)
+    weight_only_formats: frozenset[DType] = frozenset()
 
     def __post_init__(self) -> None:
         assert self.mem_capacity_bytes > 0 and self.mem_bw_bytes_per_s > 0
@@ -136,6 +138,16 @@ class DeviceSpec:
             return min(table.values()), "vector"
         # NB: parts that publish no vector figure (TPUs) use their slowest matrix peak.
         return min(self.matrix_peak_flops_per_s.values()), "matrix"
+
+    def check_weight_format(self, dtype: DType) -> None:
+        """Refuse block-scaled weights the device neither computes in (a matrix peak) nor
+        states weight-only kernels for (`weight_only_formats`), in one sentence."""
+        if not dtype.block_scaled or dtype in self.matrix_peak_flops_per_s \
+                or dtype in self.weight_only_formats:
+            return
+        raise ValueError(f"device {self.name!r} runs no {dtype.value} weights: its spec gives "
+                         f"no {dtype.value} matrix peak and no weight-only {dtype.value} kernels "
+                         "(weight_only_formats)")
 
     def gemm_peak_entry(self, dtype: DType, sparse: bool = False) -> tuple[float, str]:
         """The peak a matrix kernel at `dtype` runs against, and the scale factor it follows:

@@ -135,6 +135,8 @@ class Peaks:
 
 def peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision) -> Peaks:
     """Per dtype present, the device's figures, spread to the rows by one table lookup."""
+    if precision.weights.block_scaled and precision.weights is not precision.activations:
+        device.check_weight_format(precision.weights)      # weight-only: W4A16, W4A8
     codes = a.dtype_codes
     m_peak, m_vec, s_peak, v_peak, v_mat, names = [], [], [], [], [], []
     for code in codes:

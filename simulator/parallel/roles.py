@@ -53,6 +53,7 @@ class OpRoles:
     tp_dim: np.ndarray       # GEMM dim tensor parallelism splits (NO_DIM where none)
     expert: np.ndarray       # bool: routed-expert kernel or parameter
     head_batched: np.ndarray  # bool: a per-head batched GEMM (MLA's absorbed projections)
+    expert_split_k: np.ndarray  # bool: an expert GEMM whose k is the intermediate dimension
     embedding: np.ndarray    # bool: reads rows of a table per token
     fixed: np.ndarray        # bool: parameter-sized work (gradient accumulation), no tokens
     fixed_write: np.ndarray  # bool: token work that writes a parameter-sized result
@@ -100,7 +101,7 @@ class _Columns:
         self.kv_cap = np.full(n, np.inf)
         self.flags = {k: np.zeros(n, bool) for k in ("expert", "embedding", "fixed",
                                                        "fixed_write", "optimizer",
-                                                       "head_batched")}
+                                                       "head_batched", "expert_split_k")}
         self.bytes = {k: np.zeros(n) for k in ("tp_fwd", "tp_bwd", "ep", "cp")}
 
 
@@ -113,6 +114,7 @@ def _classify(w: Workload, tp_plan: Mapping[str, str]) -> OpRoles:
                             if mode == "colwise" and m.rpartition(".")[0]}))
     kv_dim = facts.kv_heads * facts.head_dim if facts.kv_heads < facts.heads else -1
     moe_layers: set[int] = set()
+    expert_gemms: dict[tuple, int] = {}
     for i, op in enumerate(ops):
         mode = modes.get(op.module, "")
         _flags(c, i, op)
@@ -131,6 +133,10 @@ def _classify(w: Workload, tp_plan: Mapping[str, str]) -> OpRoles:
                 c.bytes["cp"][i] = _kv_bytes(op, w)
         elif c.flags["expert"][i]:
             _expert(c, i, op, facts, moe_layers)
+            if op.kind.on_matrix_unit:
+                key = (op.layer, op.pass_)
+                nth = expert_gemms[key] = expert_gemms.get(key, -1) + 1
+                c.flags["expert_split_k"][i] = _intermediate_is_k(op, facts.hidden_size, nth)
         elif op.attrs.get("heads_split"):
             c.tp_mode[i] = WHOLE              # split by heads: the batch of the GEMM
             c.flags["head_batched"][i] = True
@@ -172,6 +178,16 @@ def _expert(c: _Columns, i: int, op: Op, facts, moe_layers: set[int]) -> None:
         # row-parallel output is.
         out = c.bytes["ep"][i] / max(facts.experts_per_token, 1)
         c.bytes["tp_fwd"][i] = c.bytes["tp_bwd"][i] = out
+
+
+def _intermediate_is_k(op: Op, hidden: int, nth: int) -> bool:
+    """Whether an expert GEMM's intermediate (expert-TP) dimension is k: a down-projection
+    (n is the hidden size); an up-projection has k = hidden. Where both or neither are the
+    hidden size, the order in the block says (up first, then down)."""
+    n, k = int(op.attrs.get("n", 0)), int(op.attrs.get("k", 0))
+    if (n == hidden) != (k == hidden):
+        return n == hidden
+    return nth % 2 == 1
 
 
 def _linear(c: _Columns, i: int, op: Op, mode: str, features: tuple[int, int]) -> None:

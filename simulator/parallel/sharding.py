@@ -159,8 +159,7 @@ def _experts(a: OpArrays, r: OpRoles, s: ShardSpec, out: dict) -> None:
     work = tokens / group * imbalance
     weights = 1.0 / group
     local_groups = np.maximum(a.batch / s.ep, 1.0)
-    # the intermediate dimension: n of the up-projections, k of the down-projection
-    split_n = a.n != r.hidden_size
+    split_n = ~r.expert_split_k      # the intermediate dimension: n (up) or k (down)
     updates = {
         "flops": a.flops * work,
         "act_read_bytes": a.act_read_bytes * work,

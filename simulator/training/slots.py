@@ -160,7 +160,7 @@ _SIGNATURE = ("kind", "flops", "weight_read_bytes", "act_read_bytes", "act_write
               "kv_read_bytes", "kv_write_bytes", "other_bytes", "compute_dtype", "m", "n", "k",
               "batch", "pass_")
 _ROLE_SIGNATURE = ("tp_mode", "sp", "kv_cap", "tok_dim", "tp_dim", "expert", "embedding",
-                   "fixed", "fixed_write", "head_batched")
+                   "fixed", "fixed_write", "head_batched", "expert_split_k")
 
 
 def _compact(a: OpArrays, r: OpRoles, nslots: int) -> tuple[OpArrays, OpRoles, np.ndarray]:
@@ -192,7 +192,7 @@ def _take_roles(r: OpRoles, rows: np.ndarray) -> OpRoles:
     arrays = {name: getattr(r, name)[rows] for name in (
         "tp_mode", "sp", "kv_cap", "tok_dim", "tp_dim", "expert", "embedding", "fixed",
         "fixed_write", "optimizer", "slot", "tp_fwd_bytes", "tp_bwd_bytes", "ep_bytes",
-        "cp_kv_bytes", "head_batched")}
+        "cp_kv_bytes", "head_batched", "expert_split_k")}
     return OpRoles(layers=r.layers, tokens=r.tokens, kv_heads=r.kv_heads,
                    kv_replicated=r.kv_replicated, hidden_size=r.hidden_size, **arrays)
 

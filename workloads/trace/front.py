@@ -25,6 +25,7 @@ RawOp conventions the lowering relies on:
 from __future__ import annotations
 
 from hwspecs.dtypes import DType
+from hwspecs.errors import PositionWarning
 from workloads.config import ModelConfig, find_config
 from workloads.op import ModelFacts, Phase
 from workloads.raw import RawTrace
@@ -94,12 +95,23 @@ def model_facts(ref: str | ModelConfig, dtype: DType = DType.BF16,
 
 
 def check_positions(cfg: ModelConfig, tokens: int) -> None:
-    """Learned absolute positions (BERT, GPT-2) end at the table; rotary ones do not."""
+    """Learned absolute positions (BERT, GPT-2) end at their table: refused beyond it. Rotary
+    and ALiBi positions (GPT-J, Llama, BLOOM, MPT) run on past the trained range: a
+    `PositionWarning` says so, and the step is traced."""
     data = cfg.data
     default = "absolute" if cfg.model_type in _LEARNED_POSITIONS else None
-    learned = ("n_positions" in data
-               or data.get("position_embedding_type", default) == "absolute")
-    limit = data.get("n_positions", data.get("max_position_embeddings"))
-    if learned and isinstance(limit, int) and tokens > limit:
+    learned = data.get("position_embedding_type", default) == "absolute"
+    limit = next((data[k] for k in ("n_positions", "max_position_embeddings", "max_seq_len",
+                                    "seq_length") if isinstance(data.get(k), int)
+                  and not isinstance(data.get(k), bool)), None)
+    if limit is None or tokens <= limit:
+        return
+    if learned:
         raise ValueError(f"{cfg.name} has learned positions for {limit} tokens; "
                          f"seq + context = {tokens} is more")
+    import warnings
+
+    warnings.warn(PositionWarning(
+        f"{cfg.name} was trained on {limit} positions; seq + context = {tokens} is more "
+        "(its rotary or ALiBi positions run on, but how well it works there is unknown)"),
+        stacklevel=2)

@@ -75,6 +75,8 @@ def test_every_pass_is_worth_something_when_switched_off():
     assert len(off["flash_attention"].ops) > len(on.ops)
     moe = tiny("tiny-mixtral", "decode", 1, 1, 8)
     assert moved(build_workload(moe, ["moe_expected_experts"]), W) > moved(build_workload(moe), W)
+    mla = tiny("tiny-deepseek-v3", "decode", 2, 1, 8)
+    assert build_workload(mla, ["mla_absorb"]).flops > build_workload(mla).flops
     for p in PASS_NAMES:
         assert off[p].passes == tuple(n for n in PASS_NAMES if n != p)
         assert off[p].flops == pytest.approx(on.flops, rel=0.05)
