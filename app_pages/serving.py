@@ -214,13 +214,13 @@ def frontier_chart(frame: pd.DataFrame, tpot_s: float | None) -> go.Figure:
 def frontier_png(frame: pd.DataFrame, tpot_s: float | None) -> bytes:
     plt = png._pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
+    front = frame[frame["Pareto"]].sort_values("tokens/s per user")
+    ax.plot(front["tokens/s per user"], front["tokens/s per GPU"], color="0.6", lw=7,
+            alpha=0.5, label="Pareto front")
     for option, part in frame.groupby("option", sort=False):
         part = part.sort_values("concurrency")
         ax.plot(part["tokens/s per user"], part["tokens/s per GPU"], marker="o", ms=3,
                 label=option)
-    front = frame[frame["Pareto"]].sort_values("tokens/s per user")
-    ax.plot(front["tokens/s per user"], front["tokens/s per GPU"], "k--", lw=2,
-            label="Pareto front")
     if tpot_s:
         ax.axvline(1 / tpot_s, color="red", ls=":", label=f"SLO: TPOT {tpot_s * MS:g} ms")
     ax.set_xlabel("output tokens/s per user")

@@ -65,13 +65,13 @@ def write_plot(frame, path: str, model: str, slo_tpot_s: float | None) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
+    front = frame[frame["pareto"]].sort_values("output_tokens_per_s_per_user")
+    ax.plot(front["output_tokens_per_s_per_user"], front["output_tokens_per_s_per_gpu"],
+            color="0.6", lw=7, alpha=0.5, solid_capstyle="round", label="Pareto front")
     for label, part in frame.groupby("label", sort=False):
         part = part.sort_values("concurrency")
         ax.plot(part["output_tokens_per_s_per_user"], part["output_tokens_per_s_per_gpu"],
-                marker="o", ms=3, lw=1, label=label)
-    front = frame[frame["pareto"]].sort_values("output_tokens_per_s_per_user")
-    ax.plot(front["output_tokens_per_s_per_user"], front["output_tokens_per_s_per_gpu"],
-            color="black", lw=2, ls="--", label="Pareto front")
+                marker="o", ms=3, lw=1, ls="--" if "+" in label else "-", label=label)
     if slo_tpot_s:
         ax.axvline(1 / slo_tpot_s, color="red", lw=1, ls=":",
                    label=f"SLO: TPOT {slo_tpot_s * 1e3:g} ms")
