@@ -12,7 +12,7 @@ Precisions (`gemm_quant_mode`, else `precision`; blank is the checkpoint's bf16)
 | bf16 / blank | bf16 weights and activations | |
 | fp8 | fp8 W8A8 | per-tensor scales (TensorRT-LLM, vLLM `--quantization fp8`) |
 | fp8_block | fp8_block W8A8 | 128x128 block scales (DeepSeek-V3 style, DeepGEMM), at the fp8 peak |
-| fp4, nvfp4, mxfp4 | fp4 weights, bf16 compute (W4A16) where the GPU has no fp4 matrix peak (H100: the engines dequantize to bf16, e.g. vLLM's MXFP4 Marlin / Triton MoE kernels), W4A4 where it has one | |
+| fp4, nvfp4, mxfp4 | that format's weights (nvfp4 and mxfp4 with their block scales), bf16 compute (W4A16) where the GPU has no matrix peak for it but states weight-only kernels (H100: vLLM's Marlin FP4), W4A4 where it has the peak; a GPU with neither refuses the run | |
 | int4, w4a16 | int4 weights, bf16 compute | |
 
 The KV cache takes each engine's `auto` dtype: the model's bf16 (none of these runs records a
@@ -48,7 +48,7 @@ ENGINES = {"trtllm": "trtllm", "tensorrt-llm": "trtllm", "vllm": "vllm", "sglang
 # aiconfigurator's system names -> shipped archsim systems (one node; more nodes as needed).
 SYSTEMS = {"h100_sxm": "dgx-h100", "h200_sxm": "hgx-h200", "a100_sxm": "dgx-a100",
            "b200_sxm": "dgx-b200", "gb200_sxm": "gb200-nvl72", "gb200": "gb200-nvl72"}
-_W4 = {"fp4": DType.FP4, "nvfp4": DType.FP4, "mxfp4": DType.FP4, "int4": DType.INT4,
+_W4 = {"fp4": DType.FP4, "nvfp4": DType.NVFP4, "mxfp4": DType.MXFP4, "int4": DType.INT4,
        "w4a16": DType.INT4, "int4_wo": DType.INT4}
 _W8 = {"fp8": DType.FP8, "fp8_block": DType.FP8_BLOCK, "fp8_pt": DType.FP8}
 
@@ -138,7 +138,7 @@ def precision_of(name: str, matrix_dtypes: frozenset[DType]) -> Precision | None
         return Precision(weights=_W8[name], activations=_W8[name], kv_cache=DType.BF16)
     if name in _W4:
         w4 = _W4[name]
-        compute = w4 if w4 is DType.FP4 and DType.FP4 in matrix_dtypes else DType.BF16
+        compute = w4 if w4 is not DType.INT4 and w4 in matrix_dtypes else DType.BF16
         return Precision(weights=w4, activations=compute, kv_cache=DType.BF16)
     return None
 

@@ -115,13 +115,14 @@ def test_the_reader_names_the_line_and_the_column(tmp_path):
 
 @pytest.mark.parametrize("name, weights, compute", [
     ("", DType.BF16, DType.BF16), ("fp8", DType.FP8, DType.FP8),
-    ("fp8_block", DType.FP8_BLOCK, DType.FP8_BLOCK), ("nvfp4", DType.FP4, DType.BF16),
+    ("fp8_block", DType.FP8_BLOCK, DType.FP8_BLOCK), ("nvfp4", DType.NVFP4, DType.BF16),
+    ("mxfp4", DType.MXFP4, DType.BF16), ("fp4", DType.FP4, DType.BF16),
     ("int4", DType.INT4, DType.BF16)])
 def test_measured_precisions_map_to_archsim_on_an_h100(name, weights, compute):
     h100 = frozenset({DType.BF16, DType.FP16, DType.FP8, DType.INT8})
     p = precision_of(name, h100)
     assert (p.weights, p.activations, p.kv_cache) == (weights, compute, DType.BF16)
-    assert precision_of("nvfp4", h100 | {DType.FP4}).activations is DType.FP4
+    assert precision_of("nvfp4", h100 | {DType.NVFP4}).activations is DType.NVFP4
 
 
 def test_the_shipped_h100_runs_read_and_every_aggregated_catalog_run_is_set_up():
