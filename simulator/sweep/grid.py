@@ -29,8 +29,8 @@ from workloads.op import Phase
 # plan's system: it changes nothing on one device).
 # The Plan fields a grid's plan may set (batch and recompute come from the grid's own axes).
 PLAN_KEYS = ("tp", "pp", "dp", "cp", "ep", "sp", "vp", "zero", "micro_batch", "schedule",
-             "expert_imbalance")
-_PLAN_INTS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "micro_batch")
+             "expert_imbalance", "attn_dp", "pp_layers")
+_PLAN_INTS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "micro_batch", "attn_dp")
 _LIST_KEYS = ("models", "phases", "batch", "seq", "context", "devices", "precisions")
 _KEYS = {*_LIST_KEYS, "variants", "plans", "ideal", "pricing", "recompute"}
 
@@ -130,12 +130,18 @@ def variant_label(variant: tuple[tuple[str, float], ...]) -> str:
 def plan_label(item: PlanItem) -> str:
     """'tp4 pp2 dp1', then the other fields the plan sets: 'tp8 pp1 dp1 ep8 zero1 mb2'."""
     fields = dict(item)
+    if "pp_layers" in fields:
+        fields.setdefault("pp", len(fields["pp_layers"]))
     parts = [f"{k}{fields.get(k, 1)}" for k in ("tp", "pp", "dp")]
     for key in PLAN_KEYS[3:]:
         if key not in fields:
             continue
         value = fields[key]
-        short = {"micro_batch": "mb", "expert_imbalance": "imbalance"}.get(key, key)
+        short = {"micro_batch": "mb", "expert_imbalance": "imbalance",
+                 "attn_dp": "adp"}.get(key, key)
+        if key == "pp_layers":
+            parts.append("layers " + ",".join(map(str, value)))
+            continue
         parts.append(key if value is True else str(value) if key == "schedule"
                      else f"{short}{value:g}")
     return " ".join(parts)
@@ -145,6 +151,8 @@ def plan_for(item: PlanItem, phase: Phase, batch: int, recompute: str) -> Plan:
     """The Plan of a grid plan at one workload shape (see the module doc for the batch)."""
     fields = dict(item)
     schedule = fields.pop("schedule", None)
+    if fields.get("pp_layers") is not None:
+        fields.setdefault("pp", len(fields["pp_layers"]))
     if phase is not Phase.TRAIN:
         return Plan(**fields, schedule=Schedule.parse(schedule) if schedule else None)
     fields.setdefault("micro_batch", batch)
@@ -367,10 +375,16 @@ def _plan_problem(item: dict) -> str | None:
         return f"expert_imbalance must be a number, not {_short(value)}"
     if not isinstance(item.get("schedule", ""), str):
         return f"schedule must be 1f1b or interleaved, not {_short(item['schedule'])}"
+    layers = item.get("pp_layers", [])
+    if not isinstance(layers, list) or any(isinstance(n, bool) or not isinstance(n, int)
+                                           for n in layers):
+        return f"pp_layers must list whole numbers of layers per stage, not {_short(layers)}"
     return None
 
 
 def _canonical(key: str, value: Any) -> Any:
     if key == "schedule":
         return Schedule.parse(value).value
+    if key == "pp_layers":
+        return tuple(value)
     return float(value) if key == "expert_imbalance" else value

@@ -233,3 +233,21 @@ def test_plans_are_canonical_and_part_of_the_fingerprint():
     assert [plan_label(p) for p in a.plans] == ["tp4 pp2 dp1", "tp1 pp1 dp1 mb1"]
     assert a.fingerprint() != grid_from_dict(BASE).fingerprint()
     assert grid_from_dict(BASE).plans == ((),)
+
+
+def test_grid_plans_take_attention_dp_and_uneven_stages():
+    from simulator.sweep.grid import plan_label
+
+    grid = grid_from_dict({**INFER, "models": ["gpt2"], "phases": ["decode"], "variants": {},
+                           "precisions": ["bf16"], "devices": ["h100-sxm"],
+                           "plans": [{"pp_layers": [5, 7]}, {"pp": 2},
+                                     {"attn_dp": 2, "ep": 2}]})
+    assert [plan_label(p) for p in grid.plans] == ["tp1 pp2 dp1 layers 5,7", "tp1 pp2 dp1",
+                                                   "tp1 pp1 dp1 ep2 adp2"]
+    frame = evaluate_chunk(grid, grid.chunks()[0]).set_index("plan")
+    # gpt2's 12 layers: 5 and 7 per stage hold more on the fuller GPU than 6 and 6
+    assert frame.loc["tp1 pp2 dp1 layers 5,7", "memory_bytes"] > \
+        frame.loc["tp1 pp2 dp1", "memory_bytes"]
+    assert frame.loc["tp1 pp1 dp1 ep2 adp2", "error"].startswith("ep=2 needs a mixture")
+    with pytest.raises(ValueError, match="pp_layers must list whole numbers"):
+        grid_from_dict({**INFER, "models": ["gpt2"], "plans": [{"pp_layers": [5, "7"]}]})
