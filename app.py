@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages import state
+from app_pages import presets, state
 
 st.set_page_config(page_title="archsim", layout="wide")
 state.keep_inputs()
@@ -23,4 +23,6 @@ pages = [
     st.Page("app_pages/hardware.py", title="Hardware", url_path="hardware"),
 ]
 with state.user_errors(stop=False):     # the app's one error boundary: never a traceback
-    st.navigation(pages).run()
+    page = st.navigation(pages)
+    presets.apply(page.url_path)        # the page's inputs from the URL, once per session
+    page.run()

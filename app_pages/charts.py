@@ -59,9 +59,19 @@ def capacity_marks(fig: go.Figure, frame: pd.DataFrame) -> go.Figure:
     return fig
 
 
+def distinct_points(report) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The roofline points of a report's kernels, each distinct point once with how many
+    kernels sit on it (a model's layers repeat the same kernels: thousands of points become
+    dozens, which a browser draws at once)."""
+    intensity, achieved, kinds = achieved_points(report)
+    rows, count = np.unique(np.column_stack([intensity, achieved, kinds]), axis=0,
+                            return_counts=True)
+    return rows[:, 0], rows[:, 1], rows[:, 2].astype(int), count
+
+
 def roofline(priced: list[Priced], colors: dict[str, str]) -> go.Figure:
     """Kernels as points (achieved FLOP/s against arithmetic intensity) on each device's roofs,
-    one panel per phase, log axes."""
+    one panel per phase, log axes; a point's size grows with the kernels on it."""
     phases = list(dict.fromkeys(p.step.phase for p in priced))
     fig = make_subplots(rows=1, cols=len(phases), subplot_titles=phases,
                         horizontal_spacing=0.08)
@@ -74,13 +84,13 @@ def roofline(priced: list[Priced], colors: dict[str, str]) -> go.Figure:
             fig.add_trace(go.Scatter(x=x, y=roof, mode="lines", line=dict(color=color),
                                      name=name, legendgroup=name, showlegend=col == 1,
                                      hoverinfo="skip"), row=1, col=col)
-            intensity, achieved, kinds = achieved_points(p.report)
+            intensity, achieved, kinds, count = distinct_points(p.report)
             kinds_seen.update(int(k) for k in kinds)
             fig.add_trace(go.Scatter(
                 x=intensity, y=achieved, mode="markers", legendgroup=name, showlegend=False,
-                name=name, marker=dict(color=color, size=6, opacity=0.6,
+                name=name, marker=dict(color=color, size=5 + 2 * np.sqrt(count), opacity=0.6,
                                        symbol=[_SYMBOLS[k % len(_SYMBOLS)] for k in kinds]),
-                text=[KINDS[k].value for k in kinds],
+                text=[f"{KINDS[k].value} x{n}" for k, n in zip(kinds, count, strict=True)],
                 hovertemplate=f"{name}<br>%{{text}}<br>%{{x:.3g}} FLOP/byte<br>"
                               "%{y:.3g} FLOP/s<extra></extra>"), row=1, col=col)
         fig.update_xaxes(type="log", dtick=1, exponentformat="power",

@@ -11,14 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from app_pages import png, state, tables
 from simulator import AXES, axes_of, pareto_front
 
 _NOT_METRICS = {"chunk", "feasible", "error"}
-FRONT, OTHER = "Pareto front (cost vs time)", "other points"
+FRONT, OTHER = "Pareto front (cost vs time)", "other feasible points"
+INFEASIBLE = "out of memory or refused"
+# The front stands out (dark, large, drawn last); points that cannot run are faint crosses.
+_STYLE = {FRONT: ("#b2182b", "star", 14), OTHER: ("#6baed6", "circle", 7),
+          INFEASIBLE: ("#cccccc", "x", 6)}
 
 
 def load(folder: str) -> pd.DataFrame:
@@ -35,12 +38,51 @@ def metric_columns(frame: pd.DataFrame) -> list[str]:
 
 
 def mark_front(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with a `front` column: on the sweep's Pareto front or not."""
+    """The frame with a `front` column: on the sweep's Pareto front, another feasible point,
+    or a point that does not fit in memory or whose plan was refused."""
     front = pareto_front(frame)
     axes = axes_of(frame)
     keys = set(map(tuple, front[axes].astype(str).to_numpy()))
     on = [tuple(r) in keys for r in frame[axes].astype(str).to_numpy()]
-    return frame.assign(front=[FRONT if x else OTHER for x in on])
+    ok = _feasible(frame)
+    return frame.assign(front=[FRONT if x else OTHER if good else INFEASIBLE
+                               for x, good in zip(on, ok, strict=True)])
+
+
+def _feasible(frame: pd.DataFrame) -> list[bool]:
+    good = frame["feasible"].astype(bool) if "feasible" in frame.columns \
+        else pd.Series(True, index=frame.index)
+    if "error" in frame.columns:
+        good &= frame["error"].isna() | (frame["error"].astype(str) == "")
+    return good.tolist()
+
+
+def scatter(shown: pd.DataFrame, x: str, y: str, log: bool):
+    """Every point, the front on top in a dark color, infeasible points faint."""
+    import plotly.graph_objects as go
+
+    data = shown.reset_index(names="row")
+    axes = [a for a in AXES if a in shown.columns]
+    fig = go.Figure()
+    for label in (INFEASIBLE, OTHER, FRONT):          # drawn in this order: the front last
+        part = data[data["front"] == label]
+        if part.empty:
+            continue
+        color, symbol, size = _STYLE[label]
+        hover = "<br>".join(f"{a}=%{{customdata[{i + 1}]}}" for i, a in enumerate(axes))
+        fig.add_trace(go.Scatter(
+            x=part[x], y=part[y], mode="markers", name=label,
+            marker=dict(color=color, symbol=symbol, size=size,
+                        line=dict(width=0.5, color="#333333") if label == FRONT else None),
+            customdata=part[["row", *axes]].astype(str).to_numpy(),
+            hovertemplate=f"{label}<br>{x}=%{{x:.4g}}<br>{y}=%{{y:.4g}}<br>{hover}"
+                          "<extra></extra>"))
+    fig.update_layout(xaxis_title=x, yaxis_title=y, legend_title_text="point",
+                      height=480, margin=dict(t=30, b=40))
+    if log:
+        fig.update_xaxes(type="log")
+        fig.update_yaxes(type="log")
+    return fig
 
 
 def _filters(frame: pd.DataFrame) -> pd.DataFrame:
@@ -74,9 +116,13 @@ def _axes(metrics: list[str]) -> tuple[str, str, bool]:
 def scatter_png(frame: pd.DataFrame, x: str, y: str, log: bool) -> bytes:
     plt = png._pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, marker, size in ((OTHER, "o", 12), (FRONT, "*", 90)):
+    for label in (INFEASIBLE, OTHER, FRONT):
         part = frame[frame["front"] == label]
-        ax.scatter(part[x], part[y], marker=marker, s=size, label=label)
+        if part.empty:
+            continue
+        color, marker, size = _STYLE[label]
+        ax.scatter(part[x], part[y], marker={"star": "*", "circle": "o", "x": "x"}[marker],
+                   s=size * 6, color=color, label=label, zorder={FRONT: 3}.get(label, 2))
     if log:
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -118,14 +164,13 @@ def render() -> None:
         return
     shown = mark_front(_filters(frame))
     st.caption(f"{len(shown):,} of {len(frame):,} points; "
-               f"{int((shown['front'] == FRONT).sum())} on the Pareto front.")
+               f"{int((shown['front'] == FRONT).sum())} on the Pareto front, "
+               f"{int((shown['front'] == INFEASIBLE).sum())} out of memory or refused.")
     if shown.empty:
         st.info("No point passes the filters.")
         return
     x, y, log = _axes(metrics)
-    fig = px.scatter(shown.reset_index(names="row"), x=x, y=y, color="front", symbol="front",
-                     hover_data=["row", *[a for a in AXES if a in shown.columns]],
-                     custom_data=["row"], log_x=log, log_y=log)
+    fig = scatter(shown, x, y, log)
     event = st.plotly_chart(fig, key="chart_explore", on_select="rerun",
                             selection_mode="points")
     points = event.selection.points if event else []

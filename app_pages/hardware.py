@@ -48,9 +48,12 @@ def spec_frame(raw: dict) -> pd.DataFrame:
             row = {"field": f"{section}.{key}", "value": str(entry), "date": "", "note": "",
                    "source": "", "citation": ""}
             if isinstance(entry, dict):
-                row.update(value=f"{entry['value']:g}", date=str(entry.get("date", "")),
-                           note=str(entry.get("note", "")), source=entry["source"],
-                           citation=sources.get(entry["source"], ""))
+                value = entry.get("value")
+                row.update(value=f"{value:g}" if isinstance(value, int | float) else
+                           ("" if value is None else str(value)),
+                           date=str(entry.get("date", "")), note=str(entry.get("note", "")),
+                           source=str(entry.get("source", "")),
+                           citation=sources.get(entry.get("source"), ""))
             rows.append(row)
     for field, why in (raw.get("not_sourced") or {}).items():
         rows.append({"field": field, "value": "left out", "date": "", "note": why,
@@ -89,7 +92,12 @@ def render() -> None:
     names = state.device_choices()
     st.subheader("Devices (dense matrix peaks)")
     with state.user_errors():
-        tables.show(device_frame(names), "devices", "devices", max_height=700)
+        frame = device_frame(names)
+        # The device names its vendor; "spec" only matters once a device is uploaded. The
+        # view leaves them out so prices and TDP fit the page (the CSV keeps them).
+        hide = ("vendor",) + (() if state.custom_devices() else ("spec",))
+        tables.show(frame, "devices", "devices", max_height=700, hide=hide,
+                    widths={"device": "medium"})
     st.subheader("Every number and its source")
     state.default("in_hw_device", DEFAULT_DEVICE if DEFAULT_DEVICE in names else names[0])
     name = st.selectbox("Device", names, key="in_hw_device")

@@ -97,7 +97,7 @@ def steps_for(mode: str, batch: int, seq: int, context: int) -> tuple[Step, ...]
 
 
 def url_presets() -> dict[str, object]:
-    """Start-up values from the page URL, e.g. `/?model=llama-2-7b&phase=decode&seq=4096`.
+    """Start-up values from the page URL, e.g. `/?model=llama-2-7b&phase=decode&context=4096`.
 
     Read when a session starts (the URL opens on a chosen model); a bad value is named in a
     warning and the default kept."""
@@ -120,6 +120,9 @@ def url_presets() -> dict[str, object]:
             else:
                 st.warning(f"URL {key} {q[key]!r} is not a positive whole number; using the "
                            "default.")
+    # As on the command line, a decode step's seq is its KV-cache length unless context says.
+    if out.get("in_mode") == "decode" and "in_seq" in out and "in_context" not in out:
+        out["in_context"] = out["in_seq"]
     return out
 
 

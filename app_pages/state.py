@@ -90,6 +90,9 @@ def save_uploaded_config(filename: str, data: bytes) -> str:
         parsed = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{filename} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{filename} nests lists and objects too deep to be a config") \
+            from None
     named = parsed.get("_name_or_path") if isinstance(parsed, dict) else None
     label = str(named).rstrip("/").rsplit("/", 1)[-1] if named else Path(filename).stem
     if label == "config":
@@ -221,15 +224,20 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
 
 @st.cache_data(show_spinner=False)
 def kernel_comparison(folder: str):
-    """A shipped measurement set's device and its predicted-vs-measured table per kernel."""
+    """A shipped measurement set's device, the profile that prices it (where it comes from),
+    its predicted-vs-measured table per kernel, and whether the profile was fitted on it."""
     from simulator import profile_for
+    from validation.compare.kernels import fitted_on_this_data
     from validation.compare.kernels import kernel_comparison as compare
     from validation.measure.measured_sets import load_set
 
     measured = load_set(folder)
-    profile = profile_for(measured.device)
-    return measured.device.name, profile.name, compare(measured.measurements.frame,
-                                                       measured.device, profile)
+    meta = measured.measurements.meta
+    engine = meta.get("engine") if meta.get("engine") in ("trtllm", "vllm", "sglang") else None
+    profile = profile_for(measured.device, engine)
+    return (measured.device.name, profile.origin,
+            compare(measured.measurements.frame, measured.device, profile),
+            fitted_on_this_data(profile, meta))
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

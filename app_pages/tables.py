@@ -35,7 +35,7 @@ def kpi_frame(priced: list[Priced]) -> pd.DataFrame:
             "tokens/s": r.tokens_per_s, "memory (GB)": r.footprint.total_bytes / GB,
             "capacity (GB)": r.footprint.capacity_bytes / GB, "fits": fits_text(r),
             "$/1M tokens": r.cost.usd_per_1m_tokens, "J/token": r.cost.j_per_token,
-            "bound": r.bound,
+            "bound": r.bound, "profile": r.profile_origin or r.profile,
         }
         if r.phase.value == "train":
             row["MFU"] = r.mfu
@@ -79,11 +79,15 @@ NUMBER_FORMATS = {
 
 
 def show(frame: pd.DataFrame, name: str, key: str, hide: tuple[str, ...] = (),
-         max_height: int = 400) -> None:
+         max_height: int = 400, widths: dict[str, str] | None = None) -> None:
     """A table with its CSV download; numbers keep full precision, only the view rounds.
-    `hide` leaves columns out of the view (the CSV keeps them)."""
+    `hide` leaves columns out of the view (the CSV keeps them); `widths` caps text columns
+    ("small", "medium", "large": a long cell shows whole on hover) so the table fits."""
     config = {c: st.column_config.NumberColumn(format=f) for c, f in NUMBER_FORMATS.items()
               if c in frame.columns}
+    for column, width in (widths or {}).items():
+        if column in frame.columns:
+            config[column] = st.column_config.TextColumn(width=width)
     st.dataframe(frame, hide_index=True, column_config=config, width="stretch",
                  height=min(35 * (len(frame) + 1) + 3, max_height),
                  column_order=[c for c in frame.columns if c not in hide])

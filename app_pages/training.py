@@ -14,6 +14,7 @@ from app_pages import png, scenario, state, tables
 from archsim_cli.defaults import DEFAULT_SYSTEM
 
 DTYPES = ("bf16", "fp16", "fp8")
+PLAN_FIELDS = ("tp", "pp", "dp", "zero", "micro-batch", "sp", "recompute")
 GB = 1e9
 
 
@@ -119,7 +120,9 @@ def render() -> None:
         _best(result.ranked[0], inp["tokens"])
         frame = plans_frame(result.ranked, inp["top"])
         st.subheader("Best plans")
-        tables.show(frame, "training_plans", "train_plans")
+        # The plan label names tp, pp, dp, ZeRO, micro-batch, sp and recompute: the view
+        # leaves their own columns out so the table fits the page (the CSV keeps them).
+        tables.show(frame, "training_plans", "train_plans", hide=PLAN_FIELDS)
         _chart(frame)
     st.subheader("Refused plans")
     tables.show(refused_frame(result), "refused_plans", "train_refused")

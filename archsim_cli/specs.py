@@ -98,12 +98,14 @@ def _print_device(d) -> None:
             continue
         for key, entry in value.items():
             if isinstance(entry, dict):
-                shown = f"{entry['value']:g}"
+                value = entry.get("value")
+                shown = f"{value:g}" if isinstance(value, int | float) else \
+                    ("" if value is None else str(value))
                 if "date" in entry:
                     shown += f" ({entry['date']})"
                 if "note" in entry:
-                    shown += f"; {entry['note']}"
-                rows.append((f"{field}.{key}", shown, entry["source"]))
+                    shown += ("; " if shown else "") + str(entry["note"])
+                rows.append((f"{field}.{key}", shown, str(entry.get("source", ""))))
             else:
                 rows.append((f"{field}.{key}", str(entry), ""))
     for path, why in d.not_sourced.items():

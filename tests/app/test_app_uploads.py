@@ -29,3 +29,19 @@ def test_the_upload_folder_goes_with_the_process():
                           text=True, timeout=120, check=True)
     path = Path(done.stdout.strip().splitlines()[-1])
     assert path.name == "config.json" and not path.exists()
+
+
+def test_hostile_uploads_are_one_sentence_quickly():
+    import time
+
+    import pytest
+
+    from hwspecs import SpecError
+    from tests.hwspecs.test_hostile_specs import alias_bomb
+
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match="expands to more than") as info:
+        state.parse_device_upload("h100-sxm.yaml", (alias_bomb() + "name: h100-sxm\n").encode())
+    assert time.perf_counter() - start < 1.0 and str(info.value).startswith("h100-sxm.yaml")
+    with pytest.raises(ValueError, match="config.json nests .* too deep"):
+        state.save_uploaded_config("config.json", b"[" * 100_000 + b"]" * 100_000)

@@ -43,6 +43,7 @@ ERRORS = [
     ("overflow", OverflowError("cannot convert float infinity to integer"), "too large", True),
     ("strict", _strict_error(), "hidden_size", False),
     ("bug", RuntimeError("boom\nsecond line"), "internal error (RuntimeError: boom)", False),
+    ("key", KeyError("value"), "internal error (KeyError: value)", False),
 ]
 
 

@@ -130,7 +130,7 @@ def _family_template(family: str, cfg, seq: int):
         return found, None
     if cell is None:
         return "no-template", None
-    from workloads.trace.session import session_for     # torch: only to fit
+    from workloads.trace.session import session_for  # torch: only to fit
 
     base = dict(cfg.data)
 
