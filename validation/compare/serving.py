@@ -32,6 +32,7 @@ from simulator.serving.lengths import LengthDist
 from validation.compare.serving_runs import (
     CITATION,
     SHIPPED,
+    SYSTEMS,
     Run,
     RunSetup,
     Skip,
@@ -208,8 +209,6 @@ def _model_of(hf_id: str) -> str | None:
 
 
 def _system_name(run: Run) -> str | None:
-    from validation.compare.serving_runs import SYSTEMS
-
     return SYSTEMS.get(run.system)
 
 

@@ -200,7 +200,18 @@ def run_setup(run: Run, model: str | None, matrix_dtypes: frozenset[DType]
         if not per_rank >= 1:
             return Skip(run.id, "no concurrency (batch_size is blank)")
         # batch_size is per attention-DP rank (the source's silicon_concurrency is the total).
-        return RunSetup(**common, concurrency=int(per_rank) * worker.attn_dp, decode=worker)
+        concurrency = int(per_rank) * worker.attn_dp
+        recorded = recorded_concurrency(run)
+        if recorded is not None and recorded != concurrency:
+            if worker.attn_dp == 1 and recorded == int(per_rank) * worker.tp:
+                # NB: attention DP over the TP ranks where the column is blank (TensorRT-LLM
+                # gpt-oss runs): batch_size per rank x tp ranks is the recorded concurrency.
+                worker = Worker(tp=1, ep=worker.ep, attn_dp=worker.tp)
+                concurrency = recorded
+            else:
+                return Skip(run.id, f"batch_size x attention_dp_size = {concurrency} but the "
+                                    f"source records silicon_concurrency={recorded}")
+        return RunSetup(**common, concurrency=concurrency, decode=worker)
     if run.mode == "disagg":
         prefill, decode = _worker(run, "prefill_"), _worker(run, "decode_")
         for w in (prefill, decode):

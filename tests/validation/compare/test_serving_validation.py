@@ -13,7 +13,13 @@ import archsim
 from hwspecs.dtypes import DType
 from tests.simulator.serving import serving_fixtures
 from validation.compare.serving import validate_serving
-from validation.compare.serving_runs import SHIPPED, precision_of, read_runs, run_setup
+from validation.compare.serving_runs import (
+    SHIPPED,
+    precision_of,
+    read_runs,
+    recorded_concurrency,
+    run_setup,
+)
 from workloads.catalog_ids import resolve
 
 tiny_model = serving_fixtures.tiny_model
@@ -138,3 +144,17 @@ def test_the_shipped_h100_runs_read_and_every_aggregated_catalog_run_is_set_up()
     # Every aggregated H100 run is expressible (attention DP since issue 15).
     assert not reasons
     assert all(resolve(r.hf_id) for r in runs)
+    # The concurrency each setup loops at is the one the source records, where it does
+    # (attention DP taken over the TP ranks where the TensorRT-LLM gpt-oss rows leave the
+    # attention_dp_size column blank).
+    checked = 0
+    for run in agg:
+        recorded = recorded_concurrency(run)
+        if recorded is not None:
+            setup = run_setup(run, resolve(run.hf_id), peaks)
+            assert setup.concurrency == recorded, run.id
+            checked += 1
+    assert checked == 802          # 8 of the 810 rows record none
+    oss = [run_setup(r, resolve(r.hf_id), peaks) for r in agg if "trtllm_agg_4000x1000_c" in r.id
+           and "gpt_oss" in r.id]
+    assert len(oss) == 5 and all(s.decode.tp == 1 and s.decode.attn_dp in (2, 4) for s in oss)
