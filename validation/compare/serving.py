@@ -27,7 +27,7 @@ from simulator.parallel.plan import Plan
 from simulator.parallel.systems import system_for_gpus
 from simulator.serving.closed_loop import ClosedLoop, Pool, simulate_closed_loop
 from simulator.serving.engines import replica_setup
-from simulator.serving.iteration_cost import IterationCost, _pow2_at_least
+from simulator.serving.iteration_cost import IterationCost
 from simulator.serving.lengths import LengthDist
 from validation.compare.serving_runs import (
     CITATION,
@@ -241,7 +241,7 @@ class _Costs:
         plan = Plan(tp=worker.tp, ep=worker.ep, attn_dp=worker.attn_dp)
         spec, config, _ = replica_setup(setup.model, system, plan, options, kv_auto=False)
         key = (setup.model, setup.system, worker.tp, worker.ep, worker.attn_dp,
-               setup.precision, setup.engine, _pow2_at_least(prompt))
+               setup.precision, setup.engine, (prompt - 1).bit_length())   # power-of-2 bucket
         cost = self.costs.get(key)
         if cost is None or cost.max_context < max_ctx:
             cost = IterationCost(spec, max_context=max(max_ctx, self.max_context),
