@@ -238,8 +238,11 @@ def _sweep(model: str, inp: dict) -> None:
                "the engine preset sets the scheduler. The SLO line is 1 / the TPOT target; "
                "a point meets the SLOs when its p99 TTFT and TPOT do.")
     for key, value in (("in_sv_engine", "trtllm"), ("in_sv_conc", "1,4,16,64,256"),
-                       ("in_sv_disagg", False)):
+                       ("in_sv_disagg", False), ("in_sv_sweep", False)):
         state.default(key, value)
+    # NB: off until asked for, so the page's first paint does not wait on the closed loops.
+    if not st.toggle("Run the concurrency sweep", key="in_sv_sweep"):
+        return
     c = st.columns(3)
     engine = c[0].selectbox("Engine preset", ENGINES, key="in_sv_engine")
     text = c[1].text_input("Concurrencies", key="in_sv_conc", help="e.g. 1,2,4,8,16")

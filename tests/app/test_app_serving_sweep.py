@@ -17,7 +17,7 @@ def _sweep_table(at):
 
 
 def test_the_sweep_table_equals_the_api(make_app, small_model):
-    at = _serving(make_app, sv_engine="vllm", sv_conc="1,8,32", sv_disagg=True)
+    at = _serving(make_app, sv_engine="vllm", sv_conc="1,8,32", sv_disagg=True, sv_sweep=True)
     table = _sweep_table(at)
     want = concurrency_frontier(FrontierQuery(
         model=small_model, hardware=tuple(TRAFFIC["sv_hw"]), tps=(1, 2), precisions=("bf16",),
@@ -35,6 +35,12 @@ def test_the_sweep_table_equals_the_api(make_app, small_model):
     assert charts and "SLO: TPOT 50 ms" in charts[0].proto.spec
 
 
+def test_the_sweep_waits_until_asked_for(make_app):
+    at = _serving(make_app)
+    assert not [d for d in at.dataframe if "tokens/s per GPU" in d.value.columns]
+    assert at.toggle(key="in_sv_sweep").value is False
+
+
 def test_bad_concurrencies_are_one_line(make_app):
-    at = _serving(make_app, sv_conc="1,x")
+    at = _serving(make_app, sv_conc="1,x", sv_sweep=True)
     assert any("concurrencies must be whole numbers" in e.value for e in at.error)
