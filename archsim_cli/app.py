@@ -14,8 +14,16 @@ import archsim_cli
 from hwspecs.errors import ArchsimWarning, describe
 
 
+class _Parser(argparse.ArgumentParser):
+    """A flag the parser refuses is one line too (`--gpus -8`), pointing at --help, not the
+    whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="archsim",
         description="What would this Transformer cost, and how fast would it run, on that "
                     "hardware?")
@@ -33,7 +41,10 @@ def main(argv: list[str]) -> int:
     and exit code 2; an error of archsim's own is one line and exit code 1 (with
     ARCHSIM_DEBUG=1 it is raised, traceback and all)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:          # --help, or a flag refused in one line
+        return exc.code if isinstance(exc.code, int) else 2
     with warnings.catch_warnings():
         warnings.simplefilter("default", ArchsimWarning)     # each message once
         warnings.showwarning = _show(warnings.showwarning)

@@ -193,12 +193,16 @@ def test_every_page_paints_within_seconds(tmp_path, capsys):
                 browser.close()
     finally:
         server.close()
+    # The limits are for this machine's 2 cores; where other jobs share them (load above
+    # the core count), the limits stretch by that share, and the figures say so.
+    busy = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
     with capsys.disabled():
-        print("\nfirst paint (s) and done (s) per page, cold then warm:")
+        print(f"\nfirst paint (s) and done (s) per page, cold then warm (load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
         for visit, name, painted, done in figures:
             print(f"  {visit:4s} {name:10s} first paint {painted:5.1f}   done {done:5.1f}")
     for visit, name, painted, _ in figures:
-        limit = COLD_PAINT_S if visit == "cold" else WARM_PAINT_S
+        limit = (COLD_PAINT_S if visit == "cold" else WARM_PAINT_S) * busy
         if name in NOT_HELD:
             continue
         assert painted <= limit, f"{name} ({visit}) first paint {painted:.1f} s > {limit} s"

@@ -41,8 +41,8 @@ def test_tables_and_a_disabled_pass(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--batch", "0"], "batch must be at least 1, not 0"),
-    (["--seq", "-4"], "seq must be at least 1 token, not -4"),
+    (["--batch", "0"], "argument --batch: must be at least 1, not 0"),
+    (["--seq", "-4"], "argument --seq: must be at least 1, not -4"),
     (["--no-fuse", "flash"], "unknown lowering pass 'flash'; did you mean flash_attention?"),
     (["--phase", "train", "--context", "16"], "drop --context 16"),
 ])

@@ -22,18 +22,15 @@ def tiny(tmp_path_factory) -> str:
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = archsim.main(list(argv))
-    except SystemExit as exc:          # argparse refuses a bad flag value
-        code = exc.code
+    code = archsim.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
 
 def one_line_error(err: str) -> str:
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines and "Traceback" not in err
-    return lines[-1]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
 
 
 @pytest.mark.parametrize("command", ["train", "infer"])
