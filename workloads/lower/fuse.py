@@ -13,6 +13,9 @@ stack runs fewer, fused kernels. In order:
 - `fuse_elementwise`: casts and pointwise chains fuse into their producer (a GEMM epilogue) or
   into one kernel with the norm, softmax or reduction they feed, and a layer's optimizer
   updates run as one multi-tensor kernel (the "fold, merge, prune" graph optimizations).
+- `moe_fused_routing`: an MoE layer's routing ops (softmax, top-k, sort, histogram, gathers;
+  the scatter and weighted sum after) run as one routing kernel before the experts and one
+  after, and the activation as the up-projection's epilogue (`workloads.lower.moe_fusion`).
 - `mla_absorb`: in a decode step, multi-head latent attention absorbs its up-projections into
   the query and the output and attends over the compressed latent cache, as serving engines do
   (`workloads.lower.mla_absorb`); prefill keeps the expanded form.
@@ -33,6 +36,7 @@ from operator import attrgetter
 
 from workloads.lower.grouping import OpFacts, fuse_elementwise, initial_kernels
 from workloads.lower.kernel_plan import Structure, build_structure
+from workloads.lower.moe_fusion import fuse_moe_routing
 from workloads.op import OpKind
 from workloads.ops import formula_for, is_alias
 from workloads.ops.work import Work
@@ -53,6 +57,8 @@ PASSES: tuple[LoweringPass, ...] = (
     LoweringPass("views", "views, allocations and bookkeeping ops vanish"),
     LoweringPass("fuse_elementwise", "casts and pointwise chains fuse into their producer; "
                  "a layer's optimizer updates are one kernel"),
+    LoweringPass("moe_fused_routing", "an MoE layer's routing is one kernel before its "
+                 "experts and one after; the activation is the up-projection's epilogue"),
     LoweringPass("mla_absorb", "MLA decode absorbs the up-projections and attends over the "
                  "latent cache"),
 )
@@ -126,6 +132,8 @@ def structure(ops: tuple[RawOp, ...], disabled: Iterable[str] = ()) -> Structure
                               drop_views="views" not in off)
     if "fuse_elementwise" not in off:
         kernels = fuse_elementwise(ops, facts, kernels)
+    if "moe_fused_routing" not in off:
+        kernels = fuse_moe_routing(ops, facts, kernels)
     applied = tuple(n for n in PASS_NAMES if n not in off)
     found = _CACHE[key] = build_structure(ops, facts, formulas, kernels, applied)
     while len(_CACHE) > _CACHE_SIZE:

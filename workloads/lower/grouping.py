@@ -44,6 +44,8 @@ class Kernel:
     mode: KernelMode = KernelMode.OPS
     produced: set[int] = field(default_factory=set)   # bases made inside (while fusing)
     chain_out: int = -1                               # GEMM epilogue: the latest result
+    kind: OpKind | None = None                        # set by a pass (MoE routing); else
+                                                      # from its ops
 
 
 @dataclass(slots=True)

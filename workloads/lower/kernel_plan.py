@@ -159,7 +159,8 @@ def _plan(ops, facts: OpFacts, kernel: Kernel, k: int, readers: dict[int, set[in
     n_ops = _UNFUSED_OPS[ops[head].pass_] if kernel.mode is UNFUSED else 1
     caps = tuple(facts.base_slots.get(b) if any(ops[i].input_ids[p] != b for i, p in slots)
                  else None for b, slots in reads.items())
-    return KernelPlan(kernel.mode, _kind(ops, facts, kernel.mode, members), _name(ops, members),
+    kind = kernel.kind or _kind(ops, facts, kernel.mode, members)
+    return KernelPlan(kernel.mode, kind, _name(ops, members),
                       head, members, tuple(tuple(v) for v in reads.values()), tuple(writes),
                       n_ops, caps if any(caps) else ())
 
