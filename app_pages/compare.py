@@ -103,6 +103,8 @@ def render() -> None:
         if not p.report.footprint.feasible:
             st.warning(f"{p.device.name}, {p.step.label}: out of memory "
                        f"({tables.need_text(p.report)}); its times assume it fit.")
+    origins = {p.device.name: p.report.profile_origin for p in priced}
+    st.caption("Priced with: " + "; ".join(f"**{d}** {o}" for d, o in origins.items()) + ".")
     _charts(priced)
 
 

@@ -1,7 +1,7 @@
 """Validation: predicted against measured kernel times per device and kernel class, the held-out
 error table, and the comparison with published results.
 
-Numbers are `validation.compare.kernels.kernel_comparison` / `held_out_errors` on a shipped measurement
+Numbers are `validation.compare.kernels.kernel_comparison` / `scored_errors` on a shipped measurement
 set (`validation.measure.measured_sets`), and `validation.compare.published.compare_published`.
 """
 
@@ -17,12 +17,17 @@ import streamlit as st
 
 from app_pages import png, state, tables
 
+SCATTER_POINTS = 3000
+
 
 def scatter(comparison: pd.DataFrame, title: str) -> go.Figure:
     shown = comparison.assign(set=np.where(comparison["held_out"], "held out", "fitted"),
                               measured_us=comparison["median_s"] * 1e6,
                               predicted_us=comparison["predicted_s"] * 1e6)
-    fig = px.scatter(shown, x="measured_us", y="predicted_us", color="kernel", symbol="set",
+    if len(shown) > SCATTER_POINTS:     # imported GPU tables: a seeded sample, per class
+        per_class = SCATTER_POINTS // shown["class"].nunique()
+        shown = shown.sample(frac=1.0, random_state=0).groupby("class").head(per_class)
+    fig = px.scatter(shown, x="measured_us", y="predicted_us", color="class", symbol="set",
                      hover_data=["op", "dtype", "error_pct"], log_x=True, log_y=True,
                      labels={"measured_us": "measured (µs)", "predicted_us": "predicted (µs)"},
                      title=title)
@@ -36,8 +41,10 @@ def scatter(comparison: pd.DataFrame, title: str) -> go.Figure:
 def scatter_png(comparison: pd.DataFrame, title: str) -> bytes:
     plt = png._pyplot()
     fig, ax = plt.subplots(figsize=(7, 5))
-    for kernel, part in comparison.groupby("kernel"):
-        ax.scatter(part["median_s"] * 1e6, part["predicted_s"] * 1e6, label=kernel, s=18)
+    for kernel, part in comparison.groupby("class"):
+        if len(part) > SCATTER_POINTS // 10:
+            part = part.sample(SCATTER_POINTS // 10, random_state=0)
+        ax.scatter(part["median_s"] * 1e6, part["predicted_s"] * 1e6, label=kernel, s=12)
     lo = float(comparison[["median_s", "predicted_s"]].min().min()) * 1e6
     hi = float(comparison[["median_s", "predicted_s"]].max().max()) * 1e6
     ax.plot([lo, hi], [lo, hi], ":", color="grey")
@@ -53,7 +60,7 @@ def scatter_png(comparison: pd.DataFrame, title: str) -> bytes:
 
 
 def _measured() -> None:
-    from validation.compare.kernels import held_out_errors
+    from validation.compare.kernels import scored_errors
     from validation.measure.measured_sets import DATA_DIR, shipped_sets
 
     st.subheader("Kernels: predicted against measured")
@@ -67,14 +74,17 @@ def _measured() -> None:
         st.session_state["in_va_set"] = next(iter(sets))
     name = st.selectbox("Measurement set", list(sets), key="in_va_set")
     with state.user_errors():
-        device, profile, comparison = state.kernel_comparison(sets[name])
-    classes = sorted(comparison["kernel"].unique())
+        device, profile, comparison, fitted_here = state.kernel_comparison(sets[name])
+    classes = sorted(comparison["class"].unique())
     state.default("in_va_kernels", classes)
     st.session_state["in_va_kernels"] = [k for k in st.session_state["in_va_kernels"]
                                          if k in classes]
     chosen = st.multiselect("Kernel classes", classes, key="in_va_kernels")
-    shown = comparison[comparison["kernel"].isin(chosen)]
-    st.caption(f"Device {device}, profile {profile}; held-out kernels were not used to fit it.")
+    shown = comparison[comparison["class"].isin(chosen)]
+    scope = ("held-out kernels were not used to fit it; the table scores those" if fitted_here
+             else "it was not fitted on this data (a transferred profile); the table scores "
+                  "every kernel")
+    st.caption(f"Device {device}, profile {profile}; {scope}.")
     if shown.empty:
         st.info("Choose at least one kernel class.")
         return
@@ -83,8 +93,8 @@ def _measured() -> None:
     st.download_button("Download PNG", lambda: scatter_png(shown, title),
                        f"validation-{Path(name).name}.png", "image/png", key="png_validation",
                        on_click="ignore")
-    st.markdown("**Held-out error by kernel class** (absolute percentage error)")
-    tables.show(held_out_errors(shown), "held_out_errors", "va_errors")
+    st.markdown("**Error by kernel class and dtype** (absolute percentage error)")
+    tables.show(scored_errors(shown, fitted_here), "held_out_errors", "va_errors")
     st.markdown("**Every measured kernel**")
     tables.show(shown, "kernel_comparison", "va_kernels", max_height=300)
 

@@ -24,37 +24,16 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from validation.fit.calibrate import calibrate_set
 
-    from simulator import CALIBRATION_DIR, default_profile
-    from validation.fit.calibrate import error_table, fit_profile, save_profile
-    from validation.measure.measured_sets import load_set
-
-    s = load_set(args.measured, args.spec)
-    frame, meta = s.measurements.frame, s.measurements.meta
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
-    engine = args.engine or meta.get("engine", "torch")
-    source = meta.get("source", {}).get("citation") if isinstance(meta.get("source"), dict) \
-        else None
-    fit = fit_profile(frame, s.device, default_profile(s.device),
-                      name=f"{s.device.name} {engine} fitted {date}",
-                      source=f"archsim calibrate on {s.measurements.csv_path} "
-                             f"(measured {meta.get('date', '?')}"
-                             + (f"; {source})" if source else ")"),
-                      progress=not args.json)
-    from dataclasses import replace
-
-    fit = replace(fit, profile=replace(fit.profile, fitted_on=s.device.name, engine=engine,
-                                       provenance=f"fitted on {s.device.name} {engine} "
-                                                  "measurements"))
-    path = save_profile(fit.profile,
-                        args.out or CALIBRATION_DIR / f"{s.device.name}.{engine}.yaml")
-    table = error_table(frame, fit.predicted_s, fit.holdout)
+    result = calibrate_set(args.measured, spec=args.spec, engine=args.engine, out=args.out,
+                           progress=not args.json)
+    path, table, fit = result.path, result.errors, result.fit
     if args.json:
-        print_json({"profile_path": str(path), "device": s.device.name,
+        print_json({"profile_path": str(path), "device": result.device,
                     "held_out_errors": table.to_dict(orient="records")})
         return 0
-    print_table(f"Held-out error on {s.device.name} ({int(fit.holdout.sum())} kernels not used "
+    print_table(f"Held-out error on {result.device} ({int(fit.holdout.sum())} kernels not used "
                 "in the fit)", ["kernel", "dtype", "cases", "median |err| %", "p90 |err| %",
                                 "noise %"],
                 [(r.kernel, r.dtype, r.cases, f"{r.median_ape_pct:.1f}", f"{r.p90_ape_pct:.1f}",

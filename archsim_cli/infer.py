@@ -21,6 +21,7 @@ from archsim_cli.args import (
 )
 from archsim_cli.defaults import DEFAULT_SYSTEM
 from archsim_cli.format import gpus_on, money, print_json, print_search, print_table, search_json
+from archsim_cli.provenance import priced_by, say_priced_by
 
 
 def register(sub) -> None:
@@ -78,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         return _search(args, ws, system, options)
     r = simulate_inference(ws, system, plan, options)
     if args.json:
-        print_json(r.summary())
+        print_json({**r.summary(), **priced_by(system.device, options)})
         return 0
     print_table(f"{r.model} serving on {gpus_on(r.gpus, r.system)}: {plan.serving_label()}, batch "
                 f"{r.batch}, {r.input_len} in / {r.output_len} out", ["", "value"], [
@@ -93,6 +94,7 @@ def _run(args: argparse.Namespace) -> int:
                     ("fits", "yes" if r.feasible else "NO (out of memory)"),
                     ("$ per 1M output tokens", money(r.cost.usd_per_1m_tokens)),
                     ("$ per 1M input tokens", money(r.prefill_cost.usd_per_1m_tokens))])
+    say_priced_by(system.device, options)
     return 0
 
 

@@ -17,6 +17,7 @@ from archsim_cli.args import (
 )
 from archsim_cli.defaults import DEFAULT_SERVING_SYSTEM
 from archsim_cli.format import print_json, print_table
+from archsim_cli.provenance import priced_by, say_priced_by
 
 ENGINE_HELP = ("--engine trtllm|vllm|sglang also sets that engine's scheduler defaults (each "
                "with its source: see the 'Engine preset' table) and keeps the KV cache in the "
@@ -140,6 +141,7 @@ def _run(args: argparse.Namespace) -> int:
         result.timeline_frame().to_csv(args.timeline_csv, index=False)
     m = result.metrics()
     if args.json:
+        m = {**m, **priced_by(spec.system.device, spec.options)}
         print_json(m if settings is None else {**m, "engine": settings.as_dict()})
         return 0
     _print_latencies(f"{args.model} on {_pools(args)}{args.replicas} x {spec.label}: "
@@ -155,6 +157,7 @@ def _run(args: argparse.Namespace) -> int:
         ("peak KV-cache use", f"{result.timeline_frame()['kv_used_fraction'].max():.0%}"),
         ("mean requests in system", f"{m['mean_in_system']:,.1f}")])
     _print_engine(settings)
+    say_priced_by(spec.system.device, spec.options)
     _warn_dropped(m["dropped_reasons"])
     return 0
 
@@ -174,6 +177,7 @@ def _closed(args: argparse.Namespace) -> int:
         _closed_frame(result).to_csv(args.csv, index=False)
     m = result.metrics()
     if args.json:
+        m = {**m, **priced_by(spec.system.device, spec.options)}
         print_json(m if settings is None else {**m, "engine": settings.as_dict()})
         return 0
     _print_latencies(f"{args.model} on {_pools(args)}{args.replicas} x {spec.label}, "
@@ -190,6 +194,7 @@ def _closed(args: argparse.Namespace) -> int:
                     ("GPUs", m["gpus"]), ("preemptions", m["preemptions"]),
                     ("KV cache per replica", f"{m['kv_capacity_tokens']:,} tokens")])
     _print_engine(settings)
+    say_priced_by(spec.system.device, spec.options)
     _warn_dropped(result.dropped_reasons())
     return 0
 

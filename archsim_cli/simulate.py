@@ -89,7 +89,7 @@ def _simulate(args: argparse.Namespace) -> int:
         print_table(f"{args.ops} slowest kernels", ["name", "kind", "layer", "time", "bound"],
                     [(r["name"], r["kind"], r["layer"], seconds(r["time_s"]), r["bound"])
                      for _, r in ops.iterrows()])
-    print(f"profile: {report.profile}")
+    print(f"profile: {report.profile_origin}")
     return 0
 
 

@@ -30,6 +30,7 @@ from archsim_cli.format import (
     print_table,
     search_json,
 )
+from archsim_cli.provenance import priced_by, say_priced_by
 
 
 def register(sub) -> None:
@@ -94,14 +95,16 @@ def _run(args: argparse.Namespace) -> int:
         check_plan_first(args.model, _plan(args, args.gpus), system.num_devices, args.seq,
                          training=True)
     workload = get_workload(args.model, "train", batch=1, seq=args.seq, dtype=DType.BF16)
-    prep = prepare(workload, system, request_of(args).options)
+    options = request_of(args).options
+    prep = prepare(workload, system, options)
     if args.search:
         return _search(args, prep, system)
     report = evaluate(prep, _plan(args, args.gpus), args.tokens)
     if args.json:
-        print_json(report.summary())
+        print_json({**report.summary(), **priced_by(system.device, options)})
         return 0
     _print_report(report)
+    say_priced_by(system.device, options)
     return 0
 
 

@@ -20,8 +20,18 @@ def register(sub) -> None:
                         "format; default: the shipped H100 runs) and report predicted vs "
                         "measured TTFT and TPOT")
     p.add_argument("--transfer", action="store_true",
-                   help="apply each measured device's fitted profile to every other one and "
-                        "report the held-out error beside the device's own profile")
+                   help="move each measured device's fitted profile to every other device "
+                        "measured under the same engine (the transfer rule) and report its "
+                        "error beside that device's own profile")
+    p.add_argument("--save", action="store_true",
+                   help="with --transfer: keep the measured per-class transfer error as the "
+                        "widening the transfer rule applies (hwspecs/calibration/"
+                        "transfer.yaml)")
+    p.add_argument("--engine", default=None, choices=("trtllm", "vllm", "sglang", "torch"),
+                   help="whose profile prices the measurements (default: the engine the "
+                        "records ran under)")
+    p.add_argument("--profile", default=None, metavar="PATH",
+                   help="price with this profile YAML instead")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="write a Markdown report with plots per measured device here")
     add_json(p)
@@ -37,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
             print_json(serving)
         return 0
     if args.measured is not None or not (args.published or args.transfer):
-        out["measured"] = _measured(args)
+        out["devices"] = _measured(args)
     if args.transfer:
         out["transfer"] = _transfer(args)
     if args.published:
@@ -50,11 +60,15 @@ def _run(args: argparse.Namespace) -> int:
 def _measured(args) -> list[dict]:
     from pathlib import Path
 
-    from simulator import profile_for
+    from tqdm import tqdm
+
+    from simulator import load_profile, profile_for
     from validation.compare.kernels import (
-        held_out_errors,
+        class_errors,
+        fitted_on_this_data,
         kernel_comparison,
         model_comparison,
+        scored_errors,
         write_report,
     )
     from validation.measure.measured_sets import load_set, shipped_sets
@@ -64,25 +78,33 @@ def _measured(args) -> list[dict]:
         raise ValueError("no measurements found; run `archsim bench` first or name a folder "
                          "with --measured")
     results = []
-    for folder in folders:
+    for folder in tqdm(folders, desc="validate", unit="set", disable=args.json or
+                       len(folders) < 2):
         s = load_set(folder)
-        profile = profile_for(s.device)
+        meta = s.measurements.meta
+        profile = load_profile(args.profile) if args.profile else \
+            profile_for(s.device, args.engine or _engine_of(meta))
         comparison = kernel_comparison(s.measurements.frame, s.device, profile)
-        table = held_out_errors(comparison)
+        fitted_here = fitted_on_this_data(profile, meta)
+        table = scored_errors(comparison, fitted_here)
         models = model_comparison(s.measurements.csv_path.parent, s.device, profile)
         report = None
         if args.report:
             report = str(write_report(comparison, s.device, profile,
-                                      Path(args.report) / s.device.name))
+                                      Path(args.report) / _slug(folder), fitted_here))
         results.append({"device": s.device.name, "profile": profile.name,
-                        "held_out_errors": table.to_dict(orient="records"),
+                        "profile_origin": profile.origin, "data": str(folder),
+                        "engine": meta.get("engine"), "fitted_on_this_data": fitted_here,
+                        "classes": class_errors(table),
                         "model_steps": models.to_dict(orient="records"), "report": report})
         if not args.json:
-            print_table(f"{s.device.name}: held-out kernels, profile {profile.name}",
-                        ["kernel", "cases", "median |err| %", "p90 |err| %", "noise %"],
-                        [(r.kernel, r.cases, f"{r.median_ape_pct:.1f}",
-                          f"{r.p90_ape_pct:.1f}", f"{r.median_noise_pct:.1f}")
-                         for r in table.itertuples()])
+            scope = "held-out kernels" if fitted_here else "every kernel (profile not " \
+                "fitted on this data)"
+            print_table(f"{s.device.name} ({folder}): {scope}; profile {profile.origin}",
+                        ["kernel", "dtype", "cases", "median |err| %", "p90 |err| %"],
+                        [(r.kernel, r.dtype, r.cases, f"{r.median_ape_pct:.1f}",
+                          f"{r.p90_ape_pct:.1f}") for r in table.itertuples()],
+                        right_align_from=2)
             if len(models):
                 print_table(f"{s.device.name}: whole model steps (un-instrumented)",
                             ["model", "phase", "batch", "seq", "context", "measured",
@@ -96,20 +118,39 @@ def _measured(args) -> list[dict]:
     return results
 
 
+def _engine_of(meta: dict) -> str | None:
+    """The engine imported records ran under (bench records: none, the device's own)."""
+    engine = meta.get("engine")
+    return engine if engine in ("trtllm", "vllm", "sglang") else None
+
+
+def _slug(folder) -> str:
+    from pathlib import Path
+
+    return Path(folder).resolve().name
+
+
 def _transfer(args) -> list[dict]:
-    from validation.compare.transfer import transfer_table
+    from validation.compare.transfer import save_widening, transfer_table
     from validation.measure.measured_sets import load_set, shipped_sets
 
     table = transfer_table([load_set(f) for f in (args.measured or shipped_sets())])
     if not args.json:
-        for (source, target), rows in table.groupby(["fitted_on", "applied_to"], sort=False):
-            print_table(f"Profile fitted on {_short(source)} applied to {_short(target)} "
-                        "(held-out kernels of the latter)",
-                        ["kernel", "cases", "median |err| %", "p90 |err| %",
+        for (source, target, engine), rows in table.groupby(
+                ["fitted_on", "applied_to", "engine"], sort=False):
+            print_table(f"Profile fitted on {_short(source)} moved to {_short(target)} by the "
+                        f"transfer rule{f' ({engine})' if engine else ''}: every record of "
+                        "the latter; its own profile on its held-out quarter",
+                        ["kernel", "dtype", "cases", "median |err| %", "p90 |err| %",
                          "own profile median %", "own p90 %"],
-                        [(r.kernel, r.cases, f"{r.median_ape_pct:.1f}", f"{r.p90_ape_pct:.1f}",
-                          f"{r.median_ape_pct_own:.1f}", f"{r.p90_ape_pct_own:.1f}")
-                         for r in rows.itertuples()])
+                        [(r.kernel, r.dtype, r.cases, f"{r.median_ape_pct:.1f}",
+                          f"{r.p90_ape_pct:.1f}", _pct(r.median_ape_pct_own / 100),
+                          _pct(r.p90_ape_pct_own / 100)) for r in rows.itertuples()],
+                        right_align_from=2)
+    if args.save:
+        path = save_widening(table)
+        if not args.json:
+            print(f"transfer widening written: {path}")
     return table.to_dict(orient="records")
 
 
@@ -117,18 +158,35 @@ def _short(device: str) -> str:
     return device.removesuffix("-measured")
 
 
+_METRIC = {"tflops_per_gpu": "TFLOP/s per GPU", "tokens_per_s_per_gpu": "tokens/s per GPU",
+           "tokens_per_s": "tokens/s of one request"}
+
+
 def _published(args) -> dict:
+    """Each source as its own table of five columns (they fit a 100-column terminal); the
+    configuration and notes of every case are in --json."""
+    import sys
+
+    from tqdm import tqdm
+
     from validation.compare.published import compare_published
 
-    result = compare_published()
+    with tqdm(desc="published cases", unit="case", file=sys.stderr,
+              disable=args.json or not sys.stderr.isatty()) as bar:
+        result = compare_published(progress=lambda _case: bar.update())
     if not args.json:
-        frame = result.to_frame()
-        print_table("Published cases: predicted vs published", list(frame.columns),
-                    [tuple(_fmt(v) for v in row) for row in frame.itertuples(index=False)])
-        print_table("Per source", ["source", "cases", "median |err| %", "worst err %",
-                                   "worst case"],
-                    [(s.source, s.cases, _pct(s.median_abs_error), _pct(s.worst_error),
-                      s.worst_case) for s in result.summary()])
+        for source in dict.fromkeys(r.source for r in result.results):
+            rows = [r for r in result.results if r.source == source]
+            metrics = ", ".join(dict.fromkeys(_METRIC.get(r.metric, r.metric) for r in rows))
+            print_table(f"{source}: {metrics}, predicted vs published",
+                        ["case", "predicted", "published", "error %", "fits"],
+                        [(r.case_id, _fmt(r.predicted) if r.predicted is not None else "-",
+                          _fmt(r.published), _pct(r.error),
+                          {True: "yes", False: "OOM", None: "-"}[r.feasible]) for r in rows])
+        print_table("Per source (the worst case of each is in its table above)",
+                    ["source", "cases", "median |err| %", "worst err %"],
+                    [(s.source, s.cases, _pct(s.median_abs_error), _pct(s.worst_error))
+                     for s in result.summary()])
     return result.as_dict()
 
 
@@ -137,7 +195,10 @@ def _fmt(v) -> str:
 
 
 def _pct(v) -> str:
-    return "-" if v is None else f"{v * 100:.1f}"
+    import math
+
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v * 100:.1f}"
+
 
 def _serving(args) -> dict:
     """Measured serving runs against their simulation: rows, errors per engine and model."""

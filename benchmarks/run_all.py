@@ -11,7 +11,7 @@ from pathlib import Path
 
 SCRIPTS = ("bench_workloads.py", "bench_simulator.py", "bench_planner.py", "bench_serving.py",
            "bench_sweep.py", "bench_published.py", "bench_serving_validation.py",
-           "bench_competitors.py")
+           "bench_competitors.py", "bench_calibration.py")
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ _EXPORTS = {
     "simulator.core.pricing": ("BOUNDS", "Bound", "KernelTimes", "price"),
     "simulator.core.profile": ("CALIBRATION_DIR", "DEFAULT_ENGINE", "ENGINES",
                                "EfficiencyProfile", "check_profile_file", "default_profile",
-                               "load_profile", "profile_for"),
+                               "load_profile", "profile_for", "resolve_profile"),
     "simulator.core.report": ("Report",),
     "simulator.core.simulate": ("compare", "device_metrics", "simulate"),
     "simulator.core.variants": ("Variants",),

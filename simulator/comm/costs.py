@@ -152,10 +152,14 @@ def collective_times(system: System, kind: str, sizes_bytes, group_size: int,
     return np.where(sizes > 0, best, 0.0)
 
 
-def collective_overhead_s(profile: EfficiencyProfile, kind: str) -> float:
+def collective_overhead_s(profile: EfficiencyProfile, kind: str,
+                          group_size: int | None = None) -> float:
     """The fixed cost of one collective call (launch and synchronization): the profile's
-    fitted one for this collective, else its per-kernel overhead."""
-    return profile.overhead_for("collective", kind)
+    fitted one for this collective (and group size), else its per-kernel overhead."""
+    fitted = {k.removeprefix("collective."): v for k, v in profile.overheads.items()
+              if k.startswith(f"collective.{kind}")}
+    value = profile.collective_value(fitted, kind, group_size)
+    return profile.overhead_for("collective") if value is None else value
 
 
 # An engine's own all-reduce kernel (TensorRT-LLM, vLLM and SGLang each ship one: one or two
@@ -173,8 +177,9 @@ def all_reduce_times(system: System, sizes_bytes, group_size: int,
     bandwidth efficiency, after its own fixed cost."""
     sizes = _checked_sizes(sizes_bytes)
     nccl = collective_times(system, "all_reduce", sizes, group_size, profile=profile) \
-        + np.where(sizes > 0, collective_overhead_s(profile, "all_reduce"), 0.0)
-    efficiency = profile.collective_efficiency.get(CUSTOM_ALL_REDUCE)
+        + np.where(sizes > 0, collective_overhead_s(profile, "all_reduce", group_size), 0.0)
+    efficiency = profile.collective_value(profile.collective_efficiency, CUSTOM_ALL_REDUCE,
+                                          group_size)
     levels = system.levels
     if efficiency is None or not levels or group_size > levels[0].group_size:
         return nccl
@@ -184,7 +189,8 @@ def all_reduce_times(system: System, sizes_bytes, group_size: int,
     ring = dict(models).get("ring")
     if ring is None:
         return nccl
-    custom = profile.overhead_for("collective", CUSTOM_ALL_REDUCE) + ring.s_per_byte * sizes
+    custom = collective_overhead_s(profile, CUSTOM_ALL_REDUCE, group_size) \
+        + ring.s_per_byte * sizes
     return np.where(sizes > 0, np.minimum(nccl, custom), 0.0)
 
 
@@ -201,24 +207,25 @@ def _group_models(system: System, kind: str, group_size: int, stride: int, algor
     size, stride = check_group(group_size, stride)
     levels = system.levels
     if profile is not None and (profile.collective_efficiency or profile.collective_latency_s):
-        levels = _fitted_levels(levels, profile.collective_efficiency.get(kind),
-                                profile.collective_latency_s)
+        own = profile.fitted_on == system.device.name     # fitted on this very device
+        levels = _fitted_levels(levels, profile.collective_value(
+            profile.collective_efficiency, kind, size), profile.collective_latency_s, own)
     return _models(levels, system.num_devices, system.name, kind, size, stride, algorithm)
 
 
 @lru_cache(maxsize=1024)
 def _fitted_levels(levels: tuple[LinkLevel, ...], efficiency: float | None,
-                   latency_s: float) -> tuple[LinkLevel, ...]:
+                   latency_s: float, own: bool) -> tuple[LinkLevel, ...]:
     """The scale-up level (the innermost) as the device's fitted profile measured it: its
-    bandwidth efficiency for this collective, and its per-step latency where the spec
-    publishes none."""
+    bandwidth efficiency for this collective, and its per-step latency where the profile was
+    fitted on this device or the spec publishes none."""
     if not levels:
         return levels
     inner = levels[0]
     changes = {}
     if efficiency is not None:
         changes["efficiency"] = efficiency
-    if inner.latency_s == 0 and latency_s > 0:
+    if latency_s > 0 and (own or inner.latency_s == 0):
         changes["latency_s"] = latency_s
     return (replace(inner, **changes),) + levels[1:] if changes else levels
 

@@ -219,7 +219,8 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
         overhead = np.where(a.is_view, 0.0, overhead)
         compute_s = np.where(a.is_view, 0.0, compute_s)
         memory_s = np.where(a.is_view, 0.0, memory_s)
-    busy = np.maximum(compute_s, memory_s)
+    busy = np.maximum(compute_s, memory_s) if profile.roofline_sharpness <= 0 \
+        else _blend(compute_s, memory_s, profile.roofline_sharpness)
     overhead_s = np.full(busy.shape, overhead) if np.ndim(overhead) == 0 \
         else np.broadcast_to(overhead, busy.shape)
     bound = np.where(overhead_s > busy, _OVERHEAD,
@@ -227,6 +228,15 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     return KernelTimes(compute_s=compute_s, memory_s=memory_s, overhead_s=overhead_s,
                        time_s=busy + overhead_s, busy_s=busy, bound=bound,
                        flops=a.flops if extra is None else a.flops + extra, bytes=moved)
+
+
+def _blend(compute_s: np.ndarray, memory_s: np.ndarray, p: float) -> np.ndarray:
+    """(compute^p + memory^p)^(1/p): the roofline's max where one side dominates, slower
+    near the ridge, where a kernel neither streams nor computes at its full rate."""
+    hi = np.maximum(compute_s, memory_s)
+    lo = np.minimum(compute_s, memory_s)
+    ratio = np.divide(lo, hi, out=np.zeros_like(hi), where=hi > 0)
+    return hi * (1.0 + ratio ** p) ** (1.0 / p)
 
 
 def weighted_sum(x: np.ndarray, counts: np.ndarray) -> np.ndarray:

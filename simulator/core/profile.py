@@ -63,6 +63,9 @@ class EfficiencyProfile:
     # - activations a kernel reads that fit in the L2 cache (they were just written there)
     #   stream at this multiple of the memory bandwidth (0: off);
     l2_bw_ratio: float = 0.0
+    # - compute and memory time combine as (c^p + m^p)^(1/p) with this p (0: max(c, m), the
+    #   plain roofline), so kernels near the ridge point run slower than either bound;
+    roofline_sharpness: float = 0.0
     # - the keys attention's key ramp counts: "kv_len", or "visible" (through the mask);
     attention_keys: str = "kv_len"
     decode_memory_fraction: float = 0.0
@@ -80,6 +83,7 @@ class EfficiencyProfile:
     # this device ("fitted", or "transferred from <device>" by `transfer_profile`).
     fitted_on: str = ""
     engine: str = ""
+    fitted_data: str = ""          # the checksum of the measurement records it was fitted on
     provenance: str = ""
     fitted: bool = False
     ideal: bool = False
@@ -138,6 +142,20 @@ class EfficiencyProfile:
         o = self.overheads
         return o.get(f"{kernel_class}.{dtype}", o.get(kernel_class, self.kernel_overhead_s))
 
+    def collective_value(self, table: Mapping[str, float], kind: str, group_size: int | None,
+                         default: float | None = None) -> float | None:
+        """A collective's fitted value (`table` keyed "kind" or "kind.<gpus>"): the group
+        size's own, else the nearest measured size's (the largest below, else the smallest),
+        else the collective's, else `default`."""
+        sizes = sorted(int(k.rpartition(".")[2]) for k in table
+                       if k.startswith(f"{kind}.") and k.rpartition(".")[2].isdigit())
+        if sizes and group_size is not None:
+            below = [s for s in sizes if s <= group_size]
+            return table[f"{kind}.{below[-1] if below else sizes[0]}"]
+        if kind in table:
+            return table[kind]
+        return table[f"{kind}.{sizes[-1]}"] if sizes else default
+
     @property
     def origin(self) -> str:
         """One line: what priced it, where it was fitted, and how it came here."""
@@ -189,7 +207,7 @@ def ideal(profile: EfficiencyProfile) -> EfficiencyProfile:
                    attention_fraction_by_dtype={}, overheads={}, decode_memory_fraction=0.0,
                    decode_half_bytes=0.0, decode_parallel_half=0.0, decode_row_unit_s=0.0,
                    collective_efficiency={k: 1.0 for k in profile.collective_efficiency},
-                   collective_latency_s=0.0)
+                   collective_latency_s=0.0, l2_bw_ratio=0.0, roofline_sharpness=0.0)
 
 
 def load_profile(path: str | Path) -> EfficiencyProfile:
@@ -256,11 +274,44 @@ def _calibration_files(mtime_ns: int) -> tuple[str, ...]:
 
 
 def profile_for(device: DeviceSpec, engine: str | None = None) -> EfficiencyProfile:
-    """The fitted profile for this device when one is shipped, else its spec defaults."""
+    """The profile that prices this device: its own fitted one when shipped; else one moved
+    from the nearest measured device by the transfer rule (`simulator.core.transfer`); else
+    its spec defaults."""
     path = profile_path(device.name, engine)
     if path is not None:
         return _load_cached(str(path), os.stat(path).st_mtime_ns)
-    return _default(device.name, device.path, device.defaults)
+    moved = _transferred(device, engine or DEFAULT_ENGINE)
+    return moved if moved is not None else _default(device.name, device.path, device.defaults)
+
+
+_TRANSFERS: dict[tuple, EfficiencyProfile | None] = {}
+
+
+def _transferred(device: DeviceSpec, engine: str) -> EfficiencyProfile | None:
+    """Moved once per device (what the rule reads of it), engine and state of the files."""
+    from simulator.core.transfer import TRANSFER_FILE, nearest_key, transferred_for
+
+    state = (nearest_key(device), engine, os.stat(CALIBRATION_DIR).st_mtime_ns,
+             TRANSFER_FILE.stat().st_mtime_ns if TRANSFER_FILE.is_file() else 0)
+    if state not in _TRANSFERS:
+        _TRANSFERS[state] = transferred_for(device, measured_profiles(engine))
+    return _TRANSFERS[state]
+
+
+def measured_profiles(engine: str) -> dict[str, EfficiencyProfile]:
+    """Shipped devices' profiles fitted on their own measurements for this engine, by
+    device name."""
+    from hwspecs import device_names
+
+    shipped, out = set(device_names()), {}
+    for f in _calibration_files(os.stat(CALIBRATION_DIR).st_mtime_ns):
+        name, _, rest = f.partition(".")
+        if rest == f"{engine}.yaml" and name in shipped:
+            path = CALIBRATION_DIR / f
+            own = _load_cached(str(path), os.stat(path).st_mtime_ns)
+            if own.fitted and own.fitted_on == name:
+                out[name] = own
+    return out
 
 
 @lru_cache(maxsize=64)

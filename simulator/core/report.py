@@ -35,6 +35,7 @@ class Report:
     peak_flops_per_s: float         # matrix peak at the compute format (MFU's basis; 2:4 sparse
                                     # with sparse weights)
     interval_s: tuple[float, float] | None = None   # p10-p90 from the calibration residuals
+    profile_origin: str = ""        # fitted on this device, or transferred from which one
     outside_measured_range: bool = False
 
     @property
@@ -120,7 +121,8 @@ class Report:
         out: dict[str, Any] = {
             "model": self.model, "device": self.device, "phase": self.phase.value,
             "batch": self.batch, "seq": self.seq, "context": self.context,
-            "precision": self.precision, "profile": self.profile, "ideal": self.ideal,
+            "precision": self.precision, "profile": self.profile,
+            "profile_origin": self.profile_origin, "ideal": self.ideal,
             **self.metrics.as_dict(),
             "model_flops": self.model_flops, "num_ops": len(self.arrays),
             "memory_breakdown": self.footprint.as_dict(),

@@ -125,7 +125,8 @@ def simulate(workload: Workload, device: DeviceSpec, options: Options | None = N
     return Report(
         model=workload.model.name, device=device.name, phase=workload.phase,
         batch=workload.batch, seq=workload.seq, context=workload.context,
-        precision=options.precision.label, profile=step.profile.name, ideal=options.ideal,
+        precision=options.precision.label, profile=step.profile.name,
+        profile_origin=step.profile.origin, ideal=options.ideal,
         arrays=a, ops=times,
         footprint=footprint(a, workload, options.precision, device.mem_capacity_bytes,
                             options.recompute),

@@ -152,7 +152,7 @@ def step_comm_s(w: Workload, r: OpRoles, system: System, plan: Plan, precision: 
         group = max(plan.ep, plan.stage_gpus)
         sizes = sizes * scale / plan.stage_gpus * plan.expert_imbalance
         t = collective_times(system, "all_to_all", sizes, group, profile=profile)
-        comm += 2 * float(t @ calls + collective_overhead_s(profile, "all_to_all")
+        comm += 2 * float(t @ calls + collective_overhead_s(profile, "all_to_all", group)
                           * calls.sum())
     if plan.pp > 1:
         boundary = w.tokens * w.model.hidden_size * precision.activations.bytes

@@ -59,7 +59,7 @@ def _calls(prep: Prepared, kind: str, sizes: np.ndarray, group: int, stride: int
     if group == 1 or sizes.size == 0:
         return np.zeros(sizes.shape)
     times = collective_times(prep.system, kind, sizes, group, stride, profile=prep.profile)
-    return times + np.where(sizes > 0, collective_overhead_s(prep.profile, kind), 0.0)
+    return times + np.where(sizes > 0, collective_overhead_s(prep.profile, kind, group), 0.0)
 
 
 def _per_slot(prep: Prepared, slots: np.ndarray, times: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 
 from simulator.core.profile import profile_for
 from tests.app import expected
-from validation.compare.kernels import held_out_errors, kernel_comparison
+from validation.compare.kernels import fitted_on_this_data, kernel_comparison, scored_errors
 from validation.measure.measured_sets import load_set, shipped_sets
 
 SETS = shipped_sets()
@@ -25,24 +25,28 @@ def test_held_out_errors_equal_the_api_per_kernel_class(make_app):
     assert SETS, "validation/data holds no measurement set"
     at = _validation(make_app, va_set=SETS[0].name)
     m = load_set(SETS[0])
-    comparison = kernel_comparison(m.measurements.frame, m.device, profile_for(m.device))
+    profile = profile_for(m.device, m.measurements.meta.get("engine"))
+    fitted_here = fitted_on_this_data(profile, m.measurements.meta)
+    assert fitted_here, "the shipped set's own profile was fitted on it"
+    comparison = kernel_comparison(m.measurements.frame, m.device, profile)
     errors, kernels = at.dataframe[0].value, at.dataframe[1].value
     pd.testing.assert_frame_equal(errors.reset_index(drop=True),
-                                  held_out_errors(comparison).reset_index(drop=True))
+                                  scored_errors(comparison, True).reset_index(drop=True))
     assert list(kernels["predicted_s"]) == list(comparison["predicted_s"])
 
-    chosen = sorted(comparison["kernel"].unique())[:2]
+    chosen = sorted(comparison["class"].unique())[:2]
     at.multiselect(key="in_va_kernels").set_value(chosen)
     at.run()
     assert not at.exception
-    part = comparison[comparison["kernel"].isin(chosen)]
+    part = comparison[comparison["class"].isin(chosen)]
     errors = at.dataframe[0].value
     assert set(errors["kernel"]) <= set(chosen)
-    want = held_out_errors(part).set_index("kernel")
+    want = scored_errors(part, True).set_index(["kernel", "dtype"])
     for _, row in errors.iterrows():
-        assert row["median_ape_pct"] == expected.approx(want.loc[row["kernel"],
-                                                                 "median_ape_pct"])
+        assert row["median_ape_pct"] == expected.approx(
+            want.loc[(row["kernel"], row["dtype"]), "median_ape_pct"])
     assert m.device.name in at.caption[0].value
+    assert profile.origin in at.caption[0].value
 
 
 def test_no_set_says_so(make_app, monkeypatch, tmp_path):

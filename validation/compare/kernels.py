@@ -9,7 +9,7 @@ import pandas as pd
 
 from hwspecs.schema import DeviceSpec
 from simulator.core.profile import EfficiencyProfile
-from validation.fit.calibrate import error_table, holdout_mask
+from validation.fit.calibrate import error_table, holdout_mask, record_classes
 from validation.fit.predict import predict_s
 
 
@@ -17,17 +17,42 @@ def kernel_comparison(frame: pd.DataFrame, device: DeviceSpec,
                       profile: EfficiencyProfile) -> pd.DataFrame:
     """One row per measured kernel: measured and predicted seconds, error, held out or not."""
     predicted = predict_s(frame, device, profile)
-    out = frame[["kernel", "op", "dtype", "flops", "read_bytes", "write_bytes",
+    out = frame[["kernel", "op", "impl", "dtype", "flops", "read_bytes", "write_bytes",
                  "median_s", "noise_riqr"]].copy()
     out["predicted_s"] = predicted
     out["error_pct"] = (predicted - out["median_s"]) / out["median_s"] * 100.0
     out["held_out"] = holdout_mask(frame)
+    out["class"] = record_classes(frame)
     return out
 
 
 def held_out_errors(comparison: pd.DataFrame) -> pd.DataFrame:
     rows = comparison["held_out"].to_numpy()
     return error_table(comparison, comparison["predicted_s"].to_numpy(), rows)
+
+
+def fitted_on_this_data(profile: EfficiencyProfile, meta: dict) -> bool:
+    """True when the profile was fitted on exactly these records (their checksum)."""
+    return bool(profile.fitted_data) and profile.fitted_data == meta.get("sha256")
+
+
+def scored_errors(comparison: pd.DataFrame, fitted_here: bool) -> pd.DataFrame:
+    """The error table a validation reports: the held-out quarter where the profile was
+    fitted on these records, every record where it was not (a transferred profile)."""
+    if fitted_here:
+        return held_out_errors(comparison)
+    return error_table(comparison, comparison["predicted_s"].to_numpy())
+
+
+def class_errors(table: pd.DataFrame) -> list[dict]:
+    """`error_table` rows as `validate --json` prints them: errors as fractions."""
+    return [{"kernel": r.kernel, "dtype": r.dtype, "cases": int(r.cases),
+             "median_abs_error": round(float(r.median_ape_pct) / 100, 6),
+             "p90_abs_error": round(float(r.p90_ape_pct) / 100, 6)}
+            for r in table.itertuples()]
+
+
+SCATTER_POINTS = 400
 
 
 def plot_scatter(comparison: pd.DataFrame, title: str, path: str | Path) -> Path:
@@ -37,7 +62,9 @@ def plot_scatter(comparison: pd.DataFrame, title: str, path: str | Path) -> Path
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 6))
-    for kernel, rows in comparison.groupby("kernel"):
+    for kernel, rows in comparison.groupby("class"):
+        if len(rows) > SCATTER_POINTS:          # a readable plot: a seeded sample per class
+            rows = rows.sample(SCATTER_POINTS, random_state=0)
         held = rows["held_out"].to_numpy()
         ax.scatter(rows["median_s"][~held], rows["predicted_s"][~held], s=12, alpha=0.6,
                    label=f"{kernel} (fit)")
@@ -65,11 +92,12 @@ def plot_errors(table: pd.DataFrame, title: str, path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(table)), 4))
     x = np.arange(len(table))
     ax.bar(x - 0.2, table["median_ape_pct"], width=0.4, label="median")
     ax.bar(x + 0.2, table["p90_ape_pct"], width=0.4, label="p90")
-    ax.set_xticks(x, table["kernel"], rotation=30)
+    labels = table["kernel"] + (" " + table["dtype"] if "dtype" in table else "")
+    ax.set_xticks(x, labels, rotation=40, ha="right", fontsize=7)
     ax.set_ylabel("absolute error, % (held out)")
     ax.set_title(title)
     ax.legend()
@@ -90,20 +118,23 @@ def markdown_table(frame: pd.DataFrame, digits: int = 1) -> str:
 
 
 def write_report(comparison: pd.DataFrame, device: DeviceSpec, profile: EfficiencyProfile,
-                 folder: str | Path) -> Path:
-    """validation report: the held-out error table, two plots, and how it was made."""
+                 folder: str | Path, fitted_here: bool = True) -> Path:
+    """validation report: the error table (held out, or every record for a profile fitted
+    elsewhere), two plots, and how it was made."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    table = held_out_errors(comparison)
+    table = scored_errors(comparison, fitted_here)
     plot_scatter(comparison, f"{device.name}: predicted vs measured", folder / "scatter.png")
     plot_errors(table, f"{device.name}: held-out error by kernel class",
                 folder / "errors.png")
     text = "\n".join([
         f"# Validation on {device.display_name}",
         "",
-        f"Profile: {profile.name} ({profile.source}).",
-        f"{int(comparison['held_out'].sum())} of {len(comparison)} kernels were held out of "
-        "the fit; the table shows those.",
+        f"Profile: {profile.origin} ({profile.source}).",
+        (f"{int(comparison['held_out'].sum())} of {len(comparison)} kernels were held out of "
+         "the fit; the table shows those." if fitted_here else
+         f"The profile was not fitted on these {len(comparison)} kernels; the table scores "
+         "them all."),
         "",
         markdown_table(table),
         "",

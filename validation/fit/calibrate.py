@@ -90,9 +90,9 @@ def _fit_stages(frame: pd.DataFrame, device: DeviceSpec, start: EfficiencyProfil
     predicted = predict_s(frame, device, profile)
     train = ~holdout
     profile = replace(profile, name=name, source=source, fitted=True,
-                      intervals=_intervals(_classes(frame)[train],
+                      intervals=_intervals(record_classes(frame)[train],
                                            measured[train] / predicted[train]),
-                      measured_range=_ranges(frame[train].assign(kernel=_classes(frame)[train])))
+                      measured_range=_ranges(frame[train].assign(kernel=record_classes(frame)[train])))
     return Fit(profile=profile, predicted_s=predicted, holdout=holdout, cost=cost)
 
 
@@ -112,7 +112,7 @@ def _fit_stage(stage: Stage, rows: pd.DataFrame, measured: np.ndarray, device: D
     for shape in stage.shapes:
         base = with_values(profile, shape)
         x0 = np.clip(np.log([get(base, p.name) if get(base, p.name) > 0
-                             else np.sqrt(p.lo * p.hi) for p in params]), lo, hi)
+                             else p.start or np.sqrt(p.lo * p.hi) for p in params]), lo, hi)
         single = stage.name.partition(".")[0] not in ("moe", "collective")
         arrays = records_to_arrays(rows) if single else None
 
@@ -129,16 +129,18 @@ def _fit_stage(stage: Stage, rows: pd.DataFrame, measured: np.ndarray, device: D
     return best[1], best[0]
 
 
-def _classes(frame: pd.DataFrame) -> np.ndarray:
-    """Each record's class as intervals and errors name it (attention split by phase, an
-    engine's own all-reduce apart from NCCL's collectives)."""
+def record_classes(frame: pd.DataFrame) -> np.ndarray:
+    """Each record's class as intervals and errors name it: attention split by phase, NCCL
+    collectives by their kind, an engine's own all-reduce apart."""
     kernel = frame["kernel"].to_numpy().astype(object)
     op = frame["op"].to_numpy()
     out = kernel.copy()
     out[(kernel == "attention") & (op == "sdpa_prefill")] = "attention_prefill"
     out[(kernel == "attention") & (op == "sdpa_decode")] = "attention_decode"
-    if (kernel == "collective").any():
-        out[(kernel == "collective") & ~is_nccl(frame)] = CUSTOM_ALL_REDUCE
+    comm = kernel == "collective"
+    if comm.any():
+        out[comm] = op[comm]                                  # all_reduce, all_gather, ...
+        out[comm & ~is_nccl(frame)] = CUSTOM_ALL_REDUCE
     return out
 
 
@@ -205,7 +207,7 @@ def error_table(frame: pd.DataFrame, predicted_s: np.ndarray,
     rows = np.ones(len(frame), dtype=bool) if rows is None else rows
     measured = frame["median_s"].to_numpy(dtype=float)
     ape = np.abs(predicted_s - measured) / measured * 100.0
-    data = pd.DataFrame({"kernel": _classes(frame)[rows],
+    data = pd.DataFrame({"kernel": record_classes(frame)[rows],
                          "dtype": frame["dtype"].astype(str).to_numpy()[rows],
                          "ape_pct": ape[rows],
                          "noise_pct": frame["noise_riqr"].to_numpy(dtype=float)[rows] * 100})
@@ -214,6 +216,56 @@ def error_table(frame: pd.DataFrame, predicted_s: np.ndarray,
         p90_ape_pct=("ape_pct", lambda s: float(np.percentile(s, 90))),
         median_noise_pct=("noise_pct", "median"))
     return table.reset_index()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    device: str
+    path: Path
+    fit: Fit
+    errors: pd.DataFrame          # held-out error per kernel class and dtype
+
+
+def calibrate_set(measured: str | Path, spec: str | None = None, engine: str | None = None,
+                  out: str | Path | None = None, progress: bool = False) -> Calibration:
+    """Fit the profile of one measurement set and save it (default
+    `hwspecs/calibration/<device>.<engine>.yaml`), naming the device, engine and the records'
+    checksum it was fitted on."""
+    from datetime import UTC, datetime
+
+    from simulator.core.profile import CALIBRATION_DIR, check_engine, default_profile
+    from validation.measure.measured_sets import load_set
+
+    s = load_set(measured, spec)
+    frame, meta = s.measurements.frame, s.measurements.meta
+    engine = check_engine(engine or meta.get("engine", "torch"))
+    date = datetime.now(UTC).strftime("%Y-%m-%d")
+    cited = meta.get("source", {}).get("citation") if isinstance(meta.get("source"), dict) \
+        else None
+    # NB: named as fitted on this device from the start, so the collective stage fits the
+    # scale-up latency even where the spec publishes one (the profile's own then prices it)
+    start = replace(default_profile(s.device), fitted_on=s.device.name)
+    fit = fit_profile(frame, s.device, start,
+                      name=f"{s.device.name} {engine} fitted {date}",
+                      source=f"archsim calibrate on {_repo_relative(s.measurements.csv_path)} "
+                             f"(measured {meta.get('date', '?')}"
+                             + (f"; {cited})" if cited else ")"),
+                      progress=progress)
+    profile = replace(fit.profile, fitted_on=s.device.name, engine=engine,
+                      fitted_data=str(meta.get("sha256", "")),
+                      provenance=f"fitted on {s.device.name} {engine} measurements")
+    fit = replace(fit, profile=profile)
+    path = save_profile(profile, out or CALIBRATION_DIR / f"{s.device.name}.{engine}.yaml")
+    return Calibration(s.device.name, path, fit, error_table(frame, fit.predicted_s,
+                                                              fit.holdout))
+
+
+def _repo_relative(path: Path) -> str:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def save_profile(profile: EfficiencyProfile, path: str | Path) -> Path:

@@ -98,7 +98,7 @@ def collective_seconds(frame: pd.DataFrame, device: DeviceSpec,
             out[rows] = all_reduce_times(system, sizes[rows], int(n), profile)
         else:
             out[rows] = collective_times(system, op, sizes[rows], int(n), profile=profile) \
-                + collective_overhead_s(profile, op)
+                + collective_overhead_s(profile, op, int(n))
     return out
 
 

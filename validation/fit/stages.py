@@ -29,6 +29,7 @@ class Parameter:
     name: str
     lo: float
     hi: float
+    start: float | None = None     # where the profile has none (else mid-range, in log)
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def _gemm_parameters(rows: pd.DataFrame) -> list[Parameter]:
     return [Parameter("matrix_fraction", 1e-2, 1.0), Parameter("gemm_k_half", 1.0, 1e5),
             Parameter("gemm_m_half", 1e-2, 1e4), Parameter("memory_fraction", 1e-2, 1.0),
             Parameter("memory_half_bytes", 1.0, 1e9), Parameter("overheads.gemm", 1e-7, 1e-3),
-            Parameter("l2_bw_ratio", 1.0, 10.0)]
+            Parameter("l2_bw_ratio", 1.0, 10.0), Parameter("roofline_sharpness", 1.0, 30.0)]
 
 
 def _dtype_gemm_parameters(dtype: str):
@@ -107,10 +108,13 @@ def _decode_parameters(rows: pd.DataFrame) -> list[Parameter]:
 
 
 def _collective_parameters(rows: pd.DataFrame) -> list[Parameter]:
+    """Latency per link step, and per collective and GPU count its bandwidth efficiency and
+    fixed cost (NCCL picks other algorithms and protocols at 2 and at 8 GPUs)."""
     out = [Parameter("collective_latency_s", 1e-8, 1e-4)]
-    for op in sorted(set(rows["op"].astype(str))):
-        out += [Parameter(f"collective_efficiency.{op}", 1e-2, 1.0),
-                Parameter(f"overheads.collective.{op}", 1e-7, 1e-3)]
+    for op, n in sorted({(str(o), int(g)) for o, g in zip(rows["op"], rows["gpus"],
+                                                          strict=True)}):
+        out += [Parameter(f"collective_efficiency.{op}.{n}", 1e-2, 1.0),
+                Parameter(f"overheads.collective.{op}.{n}", 1e-7, 1e-3)]
     return out
 
 
@@ -137,8 +141,13 @@ def _collective(nccl: bool):
 
 
 def _custom_all_reduce_parameters(rows: pd.DataFrame) -> list[Parameter]:
-    return [Parameter(f"collective_efficiency.{CUSTOM_ALL_REDUCE}", 1e-2, 1.0),
-            Parameter(f"overheads.collective.{CUSTOM_ALL_REDUCE}", 1e-7, 1e-3)]
+    out = []
+    for n in sorted({int(g) for g in rows["gpus"]}):
+        # NB: starts cheaper than NCCL: where NCCL is faster at every size the min() with it
+        # has no gradient, and the fit would stay wherever it started
+        out += [Parameter(f"collective_efficiency.{CUSTOM_ALL_REDUCE}.{n}", 1e-2, 1.0, 0.5),
+                Parameter(f"overheads.collective.{CUSTOM_ALL_REDUCE}.{n}", 1e-7, 1e-3, 2e-6)]
+    return out
 
 
 # Tile shapes CUTLASS / cuBLAS pick from on tensor-core GPUs (rows x columns of C).

@@ -144,7 +144,7 @@ def import_aiconfigurator(folder: str | Path, out: str | Path, engine: str = "tr
     records = records.astype(COLUMNS)
     meta = _meta(folder, name, engine, tables, _commit_of(folder, commit), sample, seed,
                  skipped)
-    csv_path, json_path = write_measurements(records, meta, out, STEM)
+    csv_path, json_path = write_measurements(records, meta, out, STEM, compress=True)
     _copy_licence(folder, out)
     return ImportResult(name, engine, csv_path, json_path, dict(kept), skipped, tables)
 

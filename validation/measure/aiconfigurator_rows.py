@@ -111,7 +111,7 @@ def _gemm(frame: pd.DataFrame, path: Path) -> Converted:
 
 
 _ATTENTION = ("batch_size", "isl", "num_heads", "num_key_value_heads", "head_dim",
-              "attn_dtype", "kv_cache_dtype", "step", "window_size")
+              "attn_dtype", "kv_cache_dtype", "step")   # window_size: newer tables only
 
 
 def _beam(r: dict, skipped: Counter) -> bool:
@@ -127,7 +127,7 @@ def _context(frame: pd.DataFrame, path: Path) -> Converted:
         kv = _dtype(r["kv_cache_dtype"], skipped, "kv_cache_dtype") if dtype else None
         if kv is None or not _beam(r, skipped):
             return None
-        window = int(r["window_size"]) or None
+        window = int(r.get("window_size", 0) or 0) or None
         return Case("attention", "sdpa_prefill", dtype, batch=int(r["batch_size"]),
                     heads=int(r["num_heads"]), kv_heads=int(r["num_key_value_heads"]),
                     q_len=int(r["isl"]), kv_len=int(r["isl"]), head_dim=int(r["head_dim"]),
@@ -141,7 +141,7 @@ def _generation(frame: pd.DataFrame, path: Path) -> Converted:
         kv = _dtype(r["kv_cache_dtype"], skipped, "kv_cache_dtype") if dtype else None
         if kv is None or not _beam(r, skipped):
             return None
-        window = int(r["window_size"]) or None
+        window = int(r.get("window_size", 0) or 0) or None
         keys = int(r["step"]) + 1
         return Case("attention", "sdpa_decode", dtype, batch=int(r["batch_size"]),
                     heads=int(r["num_heads"]), kv_heads=int(r["num_key_value_heads"]),
@@ -176,6 +176,10 @@ def _moe(frame: pd.DataFrame, path: Path) -> Converted:
 def _collective(op_column: str | None, dtype_column: str):
     def convert(frame: pd.DataFrame, path: Path) -> Converted:
         def case(r: dict, skipped: Counter) -> Case | None:
+            if str(r.get("backend") or "").endswith("_eager"):
+                skipped["eager-mode all-reduce (engines serve from CUDA graphs; the graph "
+                        "rows are kept)"] += 1
+                return None
             op = COLLECTIVES.get(str(r[op_column])) if op_column else "all_reduce"
             if op is None:
                 skipped[f"collective {r[op_column]}: not one archsim prices"] += 1

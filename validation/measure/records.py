@@ -7,6 +7,7 @@ is refused with a clear `ValueError` instead of being fitted.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -49,21 +50,24 @@ class Measurements:
     csv_path: Path
 
 
-def paths_for(folder: str | Path, stem: str) -> tuple[Path, Path]:
+def paths_for(folder: str | Path, stem: str, compress: bool = False) -> tuple[Path, Path]:
     folder = Path(folder)
-    return folder / f"{stem}.csv", folder / f"{stem}.json"
+    return folder / f"{stem}.csv{'.gz' if compress else ''}", folder / f"{stem}.json"
 
 
 def write_measurements(frame: pd.DataFrame, meta: dict[str, Any], folder: str | Path,
-                       stem: str) -> tuple[Path, Path]:
-    """Write `frame` as `<stem>.csv` and `meta` (plus format, rows, checksum) as `<stem>.json`."""
+                       stem: str, compress: bool = False) -> tuple[Path, Path]:
+    """Write `frame` as `<stem>.csv` (gzipped, `.csv.gz`, where `compress`: imported tables
+    are large) and `meta` (plus format, rows, checksum of the file) as `<stem>.json`."""
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"measurement records lack column(s) {', '.join(missing)}")
-    csv_path, json_path = paths_for(folder, stem)
+    csv_path, json_path = paths_for(folder, stem, compress)
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     text = frame[list(COLUMNS)].to_csv(index=False, lineterminator="\n", float_format="%.8g")
     data = text.encode("utf-8")
+    if compress:   # NB: mtime 0, so the same records give the same bytes (and checksum)
+        data = gzip.compress(data, compresslevel=9, mtime=0)
     csv_path.write_bytes(data)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "csv": csv_path.name,
               "rows": len(frame), "sha256": hashlib.sha256(data).hexdigest()}
@@ -86,6 +90,11 @@ def read_measurements(path: str | Path) -> Measurements:
     if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
         raise ValueError(f"{csv_path}: the table does not match the checksum in {json_path.name}"
                          "; it was changed or truncated after archsim bench wrote it")
+    if csv_path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"{csv_path}: not a readable gzip file ({exc})") from None
     frame = _parse_csv(csv_path, data)
     if len(frame) != meta.get("rows"):
         raise ValueError(f"{csv_path}: {len(frame)} rows, but {json_path.name} says "
