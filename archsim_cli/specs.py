@@ -116,7 +116,7 @@ def _print_device(d) -> None:
 
 
 def _kind_of(path: str) -> str:
-    """device, system or profile, from what the file holds (a device when unreadable, so the
+    """device, system, profile or transfer widening, from what the file holds (a device when unreadable, so the
     loader reports the problem)."""
     from hwspecs.errors import SpecError
     from hwspecs.load import read_yaml
@@ -129,12 +129,14 @@ def _kind_of(path: str) -> str:
         return "system"
     if "gemm_tile_m" in raw or "matrix_fraction" in raw:
         return "profile"
+    if "median_abs_error" in raw:
+        return "transfer"
     return "device"
 
 
 def _validate_one(path: str) -> None:
     from hwspecs.registry import load_device, load_system
-    from simulator import check_profile_file
+    from simulator import check_profile_file, check_widening_file
 
     if Path(path).is_dir():
         from hwspecs.errors import SpecError
@@ -146,6 +148,8 @@ def _validate_one(path: str) -> None:
         load_system(path)
     elif kind == "profile":
         check_profile_file(path)
+    elif kind == "transfer":
+        check_widening_file(path)
     else:
         load_device(path if path.endswith((".yaml", ".yml")) else path + ".yaml")
 

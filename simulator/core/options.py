@@ -9,7 +9,8 @@ from hwspecs.schema import DeviceSpec
 from simulator.core.cost import CostOptions
 from simulator.core.memory import Recompute
 from simulator.core.precision import Precision
-from simulator.core.profile import EfficiencyProfile, check_engine, resolve_profile
+from simulator.core.profile import EfficiencyProfile, check_engine
+from simulator.core.profile_choice import resolve_profile
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """The efficiency profile: every parameter of the shape-dependent efficiency model, with its
-provenance, and which profile prices a device.
+provenance (which profile prices a device: `simulator.core.profile_choice`).
 
 One `EfficiencyProfile` holds every parameter. Defaults come from the device spec's
 `defaults_until_calibrated` plus `hwspecs/calibration/default.yaml`; a fitted profile
@@ -9,7 +9,6 @@ kernels were measured under) replaces them; `ideal()` is the speed of light.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from functools import cache, lru_cache
@@ -211,8 +210,8 @@ def ideal(profile: EfficiencyProfile) -> EfficiencyProfile:
 
 
 def load_profile(path: str | Path) -> EfficiencyProfile:
-    """A profile YAML (as written by `archsim calibrate`)."""
-    raw = yaml.safe_load(Path(path).read_text())
+    """A profile YAML (as written by `archsim calibrate`), read as strictly as a spec."""
+    raw = _read(path)
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: an efficiency profile must be a YAML mapping")
     unknown = set(raw) - _PROFILE_KEYS
@@ -228,10 +227,24 @@ def load_profile(path: str | Path) -> EfficiencyProfile:
     return EfficiencyProfile(**merged)
 
 
+def _read(path: str | Path) -> Any:
+    from hwspecs import yaml_strict
+
+    try:
+        return yaml_strict.load_file(path, MAX_PROFILE_BYTES, "profile")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+    except yaml_strict.YamlRefused as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+MAX_PROFILE_BYTES = 1 << 20
+
+
 def check_profile_file(path: str | Path) -> None:
     """Validate a calibration YAML: the shared shape defaults or a fitted profile."""
     if Path(path).name == "default.yaml":
-        raw = yaml.safe_load(Path(path).read_text())
+        raw = _read(path)
         if not isinstance(raw, dict) or not str(raw.get("source", "")).strip():
             raise ValueError(f"{path}: the shape defaults need a mapping with a 'source'")
         unknown = set(raw) - _PROFILE_KEYS
@@ -251,77 +264,3 @@ def check_engine(engine: str | None) -> str | None:
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; use {', '.join(ENGINES)}")
     return engine
-
-
-def profile_path(device_name: str, engine: str | None = None) -> Path | None:
-    """The shipped fitted profile of a device (`<device>.<engine>.yaml`), if any: the named
-    engine's; without one, the default engine's, else the first in name order."""
-    files = _calibration_files(os.stat(CALIBRATION_DIR).st_mtime_ns)
-    if engine is not None:
-        name = f"{device_name}.{check_engine(engine)}.yaml"
-        return CALIBRATION_DIR / name if name in files else None
-    found = [f for f in files if f.startswith(f"{device_name}.") and f.count(".") == 2]
-    preferred = f"{device_name}.{DEFAULT_ENGINE}.yaml"
-    if preferred in found:
-        return CALIBRATION_DIR / preferred
-    return CALIBRATION_DIR / found[0] if found else None
-
-
-@lru_cache(maxsize=4)
-def _calibration_files(mtime_ns: int) -> tuple[str, ...]:
-    """The profile files shipped (listed again whenever the folder changes)."""
-    return tuple(sorted(p.name for p in CALIBRATION_DIR.glob("*.yaml")))
-
-
-def profile_for(device: DeviceSpec, engine: str | None = None) -> EfficiencyProfile:
-    """The profile that prices this device: its own fitted one when shipped; else one moved
-    from the nearest measured device by the transfer rule (`simulator.core.transfer`); else
-    its spec defaults."""
-    path = profile_path(device.name, engine)
-    if path is not None:
-        return _load_cached(str(path), os.stat(path).st_mtime_ns)
-    moved = _transferred(device, engine or DEFAULT_ENGINE)
-    return moved if moved is not None else _default(device.name, device.path, device.defaults)
-
-
-_TRANSFERS: dict[tuple, EfficiencyProfile | None] = {}
-
-
-def _transferred(device: DeviceSpec, engine: str) -> EfficiencyProfile | None:
-    """Moved once per device (what the rule reads of it), engine and state of the files."""
-    from simulator.core.transfer import TRANSFER_FILE, nearest_key, transferred_for
-
-    state = (nearest_key(device), engine, os.stat(CALIBRATION_DIR).st_mtime_ns,
-             TRANSFER_FILE.stat().st_mtime_ns if TRANSFER_FILE.is_file() else 0)
-    if state not in _TRANSFERS:
-        _TRANSFERS[state] = transferred_for(device, measured_profiles(engine))
-    return _TRANSFERS[state]
-
-
-def measured_profiles(engine: str) -> dict[str, EfficiencyProfile]:
-    """Shipped devices' profiles fitted on their own measurements for this engine, by
-    device name."""
-    from hwspecs import device_names
-
-    shipped, out = set(device_names()), {}
-    for f in _calibration_files(os.stat(CALIBRATION_DIR).st_mtime_ns):
-        name, _, rest = f.partition(".")
-        if rest == f"{engine}.yaml" and name in shipped:
-            path = CALIBRATION_DIR / f
-            own = _load_cached(str(path), os.stat(path).st_mtime_ns)
-            if own.fitted and own.fitted_on == name:
-                out[name] = own
-    return out
-
-
-@lru_cache(maxsize=64)
-def _load_cached(path: str, mtime_ns: int) -> EfficiencyProfile:
-    return load_profile(path)
-
-
-def resolve_profile(device: DeviceSpec, profile: EfficiencyProfile | None = None,
-                    ideal_: bool = False, engine: str | None = None) -> EfficiencyProfile:
-    """The profile that prices `device`: the one given, else its fitted or default one; the
-    speed of light on top where `ideal_`."""
-    chosen = profile or profile_for(device, engine)
-    return ideal(chosen) if ideal_ else chosen

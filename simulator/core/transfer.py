@@ -24,8 +24,6 @@ import math
 from dataclasses import replace
 from functools import lru_cache
 
-import yaml
-
 from hwspecs.dtypes import DType
 from hwspecs.schema import DeviceSpec
 from simulator.core.profile import CALIBRATION_DIR, EfficiencyProfile
@@ -107,8 +105,27 @@ def is_transferred(profile: EfficiencyProfile, device: DeviceSpec) -> bool:
 
 @lru_cache(maxsize=4)
 def _widening(mtime_ns: int) -> dict[str, float]:
-    raw = yaml.safe_load(TRANSFER_FILE.read_text()) or {}
-    return {str(k): float(v) for k, v in (raw.get("median_abs_error") or {}).items()}
+    return check_widening_file(TRANSFER_FILE)
+
+
+def check_widening_file(path) -> dict[str, float]:
+    """The per-class widening a transfer file holds; ValueError naming the file when it is not
+    a mapping with a `source` and non-negative `median_abs_error` fractions."""
+    from hwspecs import yaml_strict
+
+    try:
+        raw = yaml_strict.load_file(path, 1 << 20, "transfer file")
+    except (OSError, yaml_strict.YamlRefused) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    errors = raw.get("median_abs_error") if isinstance(raw, dict) else None
+    if not isinstance(errors, dict) or not str(raw.get("source", "")).strip():
+        raise ValueError(f"{path}: a transfer file is a mapping with a 'source' and "
+                         "'median_abs_error' per kernel class")
+    bad = [k for k, v in errors.items()
+           if not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v < 100]
+    if bad:
+        raise ValueError(f"{path}: median_abs_error must be fractions >= 0: {', '.join(bad)}")
+    return {str(k): float(v) for k, v in errors.items()}
 
 
 def load_widening() -> dict[str, float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from simulator.core.profile import profile_for
+from simulator.core.profile_choice import profile_for
 from tests.app import expected
 from validation.compare.kernels import fitted_on_this_data, kernel_comparison, scored_errors
 from validation.measure.measured_sets import load_set, shipped_sets

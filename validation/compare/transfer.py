@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from simulator.core.profile import EfficiencyProfile, profile_for
+from simulator.core.profile import EfficiencyProfile
+from simulator.core.profile_choice import profile_for
 from simulator.core.transfer import TRANSFER_FILE, transfer_profile
 from validation.compare.kernels import held_out_errors, kernel_comparison
 from validation.fit.calibrate import error_table

@@ -22,7 +22,8 @@ import yaml
 from hwspecs.schema import DeviceSpec
 from simulator.comm.costs import CUSTOM_ALL_REDUCE
 from simulator.core.profile import EfficiencyProfile
-from validation.fit.predict import is_nccl, predict_s, records_to_arrays
+from validation.fit.kernel_records import records_to_arrays
+from validation.fit.predict import is_nccl, predict_s
 from validation.fit.stages import Stage, get, gpu_stages, with_values
 
 # (name, lower bound, upper bound): the fitted parameters and their physical limits.

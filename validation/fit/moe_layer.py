@@ -19,8 +19,8 @@ import pandas as pd
 from hwspecs.dtypes import DType
 from hwspecs.schema import DeviceSpec
 from simulator.core.profile import EfficiencyProfile
+from validation.fit.kernel_records import column, kernel_seconds
 from validation.fit.moe_routing import busiest_rank
-from validation.fit.predict import column, kernel_seconds
 
 KERNELS_PER_LAYER = 5
 _BF16 = DType.BF16.bytes

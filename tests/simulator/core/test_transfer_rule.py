@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from hwspecs import DType, load_device
-from simulator.core.profile import default_profile, profile_for
+from simulator.core.profile import default_profile
+from simulator.core.profile_choice import profile_for
 from simulator.core.transfer import balance_distance, is_transferred, nearest, transfer_profile
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.core.profile import profile_for
+from simulator.core.profile_choice import profile_for
 from tests.validation.tolerances import (
     CPU_HELD_OUT_GEMM_MEDIAN_APE_PCT,
     CPU_HELD_OUT_MEDIAN_APE_PCT,
