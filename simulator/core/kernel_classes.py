@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.core.arrays import CLASSES, OpArrays
+from simulator.core.arrays import CLASSES, KIND_CODE, OpArrays
 from simulator.core.efficiency import gemm_efficiency
 from simulator.core.profile import EfficiencyProfile
+from workloads.op import OpKind
+
+# A fused MoE's expert GEMMs are other kernels than a dense GEMM: their own fixed cost where
+# a profile has one ("grouped_gemm.<dtype>", "grouped_gemm"), else the gemm class's.
+GROUPED_GEMM = "grouped_gemm"
 
 
 def _ramp(x: np.ndarray, half: float) -> np.ndarray | float:
@@ -51,7 +56,15 @@ def overheads(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
     for c in a.classes_present:
         for j, d in enumerate(dtypes):
             table[c, j] = profile.overhead_for(CLASSES[c], d)
-    return table[a.class_code, a.dtype_index]
+    per_row = table[a.class_code, a.dtype_index]
+    o = profile.overheads
+    grouped = np.array([o.get(f"{GROUPED_GEMM}.{d}", o.get(GROUPED_GEMM, np.nan))
+                        for d in dtypes])
+    if np.isnan(grouped).all():
+        return per_row
+    own = grouped[a.dtype_index]
+    rows = (a.kind == KIND_CODE[OpKind.GROUPED_GEMM]) & ~np.isnan(own)
+    return np.where(rows, own, per_row)
 
 
 def decode_row_s(a: OpArrays, profile: EfficiencyProfile, units: int | None

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.comm.costs import CUSTOM_ALL_REDUCE
+from simulator.core.kernel_classes import GROUPED_GEMM
 from simulator.core.profile import EfficiencyProfile
 from validation.fit.predict import is_nccl
 
@@ -119,7 +120,11 @@ def _collective_parameters(rows: pd.DataFrame) -> list[Parameter]:
 
 
 def _moe_parameters(rows: pd.DataFrame) -> list[Parameter]:
-    return [Parameter("overheads.routing", 1e-7, 1e-3)]
+    # The routing kernels' fixed cost, and the fused expert GEMMs' own per dtype (their
+    # kernels are not the dense GEMMs the gemm stages measured).
+    return [Parameter("overheads.routing", 1e-7, 1e-3),
+            *(Parameter(f"overheads.{GROUPED_GEMM}.{d}", 1e-7, 1e-3, 4e-6)
+              for d in _dtypes(rows))]
 
 
 def _of(kernel: str, op: str | None = None, dtype: str | None = None):
