@@ -58,8 +58,12 @@ class Overlap:
         produced it and hides behind the rest of the last micro-batch's backward; ZeRO-1/2's
         parameter all-gather hides behind the next step's first forward (Megatron's
         --overlap-grad-reduce / --overlap-param-gather, PyTorch DDP buckets).
-    zero_prefetch: ZeRO-3 / FSDP gathers the next layer's parameters while this layer computes,
-        and reduce-scatters gradients behind backward; only the first layer's gather is exposed.
+    zero_prefetch: ZeRO-3 / FSDP gathers the next layers' parameters while this layer
+        computes, and reduce-scatters each layer's gradients behind the backward of the layers
+        after it; what a layer's compute cannot cover stays exposed (`training.zero3`).
+    zero_prefetch_layers: how many layers ahead ZeRO-3 / FSDP gathers (1: FSDP's
+        BACKWARD_PRE and forward_prefetch, one unit ahead); each is one more gathered layer
+        held in memory.
     tp: tensor-parallel collectives overlap with the GEMMs next to them (userbuffers /
         async TP); off by default, as in most stacks.
     cp: ring attention passes the next K/V chunk while attending to the current one.
@@ -72,10 +76,16 @@ class Overlap:
 
     dp: bool = True
     zero_prefetch: bool = True
+    zero_prefetch_layers: int = 1
     tp: bool = False
     cp: bool = True
     p2p: bool = False
     p2p_scatter_gather: bool = True
+
+    def __post_init__(self) -> None:
+        depth = self.zero_prefetch_layers
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"zero_prefetch_layers must be a whole number >= 1, not {depth!r}")
 
 
 @dataclass(frozen=True)

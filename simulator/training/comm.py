@@ -5,7 +5,8 @@ gradient in backward (reduce-scatter + all-gather of the same bytes with sequenc
 the forward again under full recompute); context parallelism passes K/V chunks around a ring
 (cp - 1 steps forward, twice that backward); expert parallelism beyond the TP group runs an
 all-to-all dispatch and combine per MoE layer, forward and backward; ZeRO-3 gathers each
-layer's weights for forward and again for backward and reduce-scatters its gradients; pipeline
+layer's weights for forward and again for backward and reduce-scatters its gradients, layer by
+layer behind the compute of the layers around it (`simulator.training.zero3`); pipeline
 stages send activations forward and gradients back. Per step: the gradient all-reduce (ZeRO-0)
 or reduce-scatter plus the parameter all-gather (ZeRO-1/2) over dp x cp.
 
@@ -25,6 +26,7 @@ from simulator.parallel.params import ParamSlots
 from simulator.parallel.pipeline import p2p_time_s, per_stage, stage_of_slot
 from simulator.parallel.plan import Plan
 from simulator.parallel.sharding import ShardSpec
+from simulator.training import zero3
 from simulator.training.slots import Prepared, SlotTimes
 
 
@@ -141,9 +143,10 @@ def _dp_calls(prep: Prepared, plan: Plan, params: ParamSlots) -> tuple[np.ndarra
     return prep.comm[key]
 
 
-def _dp(prep: Prepared, plan: Plan, params: ParamSlots, stage_fwd: np.ndarray,
-        stage_bwd: np.ndarray):
-    """(step seconds, step exposed, per-mb ZeRO-3 seconds, per-mb ZeRO-3 exposed) per stage."""
+def _dp(prep: Prepared, plan: Plan, params: ParamSlots, slot_fwd: np.ndarray,
+        slot_bwd: np.ndarray, stage_fwd: np.ndarray, stage_bwd: np.ndarray):
+    """(step seconds, step exposed, per-mb ZeRO-3 seconds, per-mb ZeRO-3 exposed) per stage.
+    `slot_bwd` holds each slot's backward with its recomputed forward."""
     pp, layers = plan.pp, prep.roles.layers
     zeros = np.zeros(pp)
     if plan.dp_shards == 1:
@@ -155,11 +158,14 @@ def _dp(prep: Prepared, plan: Plan, params: ParamSlots, stage_fwd: np.ndarray,
         total = per_stage(2 * gather + scatter, layers, pp, split)
         if not plan.overlap.zero_prefetch:
             return zeros, zeros, total, total
-        first = _stage_max(gather, stage, pp)
-        fwd = per_stage(gather, layers, pp, split)
-        exposed = np.maximum(first, fwd - stage_fwd) \
-            + np.maximum(first, fwd + per_stage(scatter, layers, pp, split) - stage_bwd)
-        return zeros, zeros, total, np.minimum(exposed, total)
+        depth = plan.overlap.zero_prefetch_layers
+        key = ("z3", plan.tp, plan.ep, pp, plan.dp_shards, split, depth, slot_fwd.tobytes(),
+               slot_bwd.tobytes())
+        if key not in prep.comm:
+            prep.comm[key] = np.array([
+                zero3.exposed_s(gather[s], scatter[s], slot_fwd[s], slot_bwd[s], depth)
+                for s in (np.flatnonzero(stage == i) for i in range(pp))])
+        return zeros, zeros, total, np.minimum(prep.comm[key], total)
     grad_t, param_t = _dp_calls(prep, plan, params)
     grad_s, param_s = per_stage(grad_t, layers, pp, split), per_stage(param_t, layers, pp,
                                                                           split)
@@ -213,7 +219,10 @@ def plan_comm(prep: Prepared, st: SlotTimes, plan: Plan, spec: ShardSpec,
                   + np.maximum(stages(2 * cp_fwd - st.attn_bwd_s), 0.0)) if ov.cp else cp
     ep = stages(_ep(prep, plan, spec))
     p2p = _p2p(prep, plan, seq)
-    dp, dp_exposed, z3, z3_exposed = _dp(prep, plan, params, stages(st.fwd_s),
+    rerun_slot = {Recompute.NONE: 0.0, Recompute.SELECTIVE: st.recompute_selective_s,
+                  Recompute.FULL: st.recompute_full_s}[plan.recompute]
+    dp, dp_exposed, z3, z3_exposed = _dp(prep, plan, params, st.fwd_s,
+                                         st.bwd_s + rerun_slot, stages(st.fwd_s),
                                          stages(st.bwd_s))
     return PlanComm(tp_s=tp, tp_exposed_s=tp_exposed, cp_s=cp, cp_exposed_s=cp_exposed,
                     ep_s=ep, zero3_s=z3, zero3_exposed_s=z3_exposed, p2p_s=p2p,

@@ -4,7 +4,8 @@ activations per micro-batch times the micro-batches in flight.
 Mixed-precision AdamW: weights and gradients in the weight format, an fp32 master copy and two
 fp32 moments per parameter (the master copy is counted with the optimizer states, which ZeRO-1
 shards). ZeRO-1 shards the optimizer states over dp x cp, ZeRO-2 also the gradients, ZeRO-3 /
-FSDP also the weights (plus the gathered weights of the layer in use and the one prefetched).
+FSDP also the weights (plus the gathered units: the one in use and the prefetched ones, and
+the unsharded gradients of the units being reduce-scattered).
 """
 
 from __future__ import annotations
@@ -58,11 +59,14 @@ def footprint(st: SlotTimes, params: ParamSlots, plan: Plan, facts: ModelFacts, 
     g_bytes = precision.weights.bytes
     master = MASTER_BYTES if precision.weights.bits < 32 else 0.0
     weights = p_gpu * w_bytes / (shards if plan.zero == 3 else 1)
-    if plan.zero == 3:
-        layer_max = (params.dense[1:-1] / plan.tp + params.expert[1:-1]
-                     / max(plan.tp, plan.ep)).max(initial=0.0)
-        weights = weights + 2 * layer_max * w_bytes
     grads = p_gpu * g_bytes / (shards if plan.zero >= 2 else 1)
+    if plan.zero == 3 and shards > 1:
+        # The gathered units: the one computing and the `depth` prefetched behind it; in
+        # backward the unsharded gradients of the unit computing and of the one whose
+        # reduce-scatter is in flight.
+        unit = (params.dense / plan.tp + params.expert / max(plan.tp, plan.ep)).max(initial=0.0)
+        weights = weights + (1 + plan.overlap.zero_prefetch_layers) * unit * w_bytes
+        grads = grads + 2 * unit * g_bytes
     optim = p_gpu * (master + ADAM_MOMENT_BYTES) / (shards if plan.zero >= 1 else 1)
     act = activation_slots(st, plan, facts, seq, saved_ratio, precision.activations.bytes)
     per_mb = per_stage(act, layers, plan.pp, plan.pp_layers)
