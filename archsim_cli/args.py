@@ -115,27 +115,77 @@ def pipeline_of(args: argparse.Namespace) -> tuple[int, tuple[int, ...] | None]:
 
 def add_precision(p: argparse.ArgumentParser, weights: bool = True, kv: bool = True,
                   sparse: bool = False) -> None:
-    p.add_argument("--dtype", default=DEFAULT_DTYPE,
-                   help="compute precision of weights and activations: bf16, fp16, fp8, fp32, "
-                        "nvfp4, mxfp8 (block-scaled, where the device has the peak), or a named "
-                        "precision: w4a16 (int4 weights, bf16 compute), w4a8 (int4 weights, fp8 "
-                        "compute)")
+    """Three separate axes: the compute format (--dtype), the weights' and the KV cache's."""
+    p.add_argument("--dtype", default=DEFAULT_DTYPE, help=DTYPE_HELP)
     if weights:
-        p.add_argument("--weights-dtype", default=None,
-                       help="override the weights alone (e.g. int4: W4A16; nvfp4, mxfp4, "
-                            "mxfp8: block-scaled, scales counted)")
+        p.add_argument("--weights-dtype", default=None, help=WEIGHTS_HELP)
     if kv:
-        p.add_argument("--kv-dtype", default=None, help="override the KV cache alone (e.g. fp8)")
+        p.add_argument("--kv-dtype", default=None, help=KV_HELP)
     if sparse:
         p.add_argument("--sparse", action="store_true", help="2:4 structured sparsity of weights")
 
 
+DTYPE_HELP = ("compute format (weights too, unless --weights-dtype): bf16, fp16, fp8, fp32, "
+              "nvfp4, mxfp8 (block-scaled, where the device has the peak), or a named "
+              "precision: w4a16 (int4 weights, bf16 compute), w4a8 (int4 weights, fp8 compute)")
+WEIGHTS_HELP = ("the weights' format alone (e.g. fp8 with --dtype bf16; int4: W4A16; nvfp4, "
+                "mxfp4, mxfp8: block-scaled, scales counted)")
+KV_HELP = ("the KV cache's format alone (e.g. fp8); default: the compute format if 16 bits or "
+           "wider, else bf16 (--dtype fp8 keeps a bf16 KV cache, as vLLM's auto does)")
+
+
+def add_precision_axes(p: argparse.ArgumentParser) -> None:
+    """The three precision axes as lists, for commands that try every combination."""
+    p.add_argument("--dtype", type=csv_of(str), default=(DEFAULT_DTYPE,), metavar="D,D,...",
+                   help="compute formats to try, e.g. bf16,fp8; " + DTYPE_HELP)
+    p.add_argument("--weights-dtype", type=csv_of(str), default=None, metavar="D,D,...",
+                   help="weight formats to try with each (default: the compute format); "
+                        + WEIGHTS_HELP)
+    p.add_argument("--kv-dtype", type=csv_of(str), default=None, metavar="D,D,...",
+                   help="KV-cache formats to try with each; " + KV_HELP)
+
+
+def precision_specs(args: argparse.Namespace) -> tuple[str, ...]:
+    """Every combination of the precision axes, as `simulator.Precision` texts
+    ('fp8', 'fp8/kv=fp8', 'bf16/w=int4'); a bad format is refused naming it."""
+    from simulator import Precision
+
+    get = vars(args).get
+    out = []
+    for d in get("dtype") or (DEFAULT_DTYPE,):
+        for w in get("weights_dtype") or (None,):
+            for k in get("kv_dtype") or (None,):
+                spec = Precision.parse(d, weights=w, kv=k).spec
+                if spec not in out:
+                    out.append(spec)
+    return tuple(out)
+
+
 def add_pricing(p: argparse.ArgumentParser, ideal: bool = True) -> None:
     """How kernels are priced (which fitted profile, or the speed of light) and dollars."""
-    from simulator import ENGINES
+    from simulator import ENGINES, CostOptions
 
+    tco = CostOptions()
     p.add_argument("--pricing", choices=["rent", "tco"], default="rent",
-                   help="dollars from the spec's cloud rent, or as total cost of ownership")
+                   help="dollars from a cloud rent (the spec's, or --usd-per-gpu-hour), or as "
+                        "total cost of ownership (purchase amortized, plus energy)")
+    p.add_argument("--usd-per-gpu-hour", type=prices, default=None, metavar="USD|DEV=USD,...",
+                   help="rent per GPU-hour, replacing the spec's: one price for every device "
+                        "(2.5) or per device (h100-sxm=2.2,mi300x=1.5; a bare number covers "
+                        "the rest); the specs' rents are on-demand list prices, see `archsim "
+                        "specs show DEVICE`")
+    g = p.add_argument_group("total cost of ownership (--pricing tco)")
+    g.add_argument("--purchase-usd", type=prices, default=None, metavar="USD|DEV=USD,...",
+                   help="purchase price per GPU, replacing the spec's (as --usd-per-gpu-hour)")
+    g.add_argument("--tco-years", type=positive, default=None,
+                   help=f"years the purchase is amortized over (default {tco.years:g})")
+    g.add_argument("--tco-utilization", type=fraction, default=None,
+                   help="share of hours the hardware does paid work (default "
+                        f"{tco.utilization:g})")
+    g.add_argument("--usd-per-kwh", type=positive, default=None,
+                   help=f"electricity price (default {tco.usd_per_kwh:g})")
+    g.add_argument("--pue", type=positive, default=None,
+                   help=f"facility power over IT power, at least 1 (default {tco.pue:g})")
     p.add_argument("--engine", choices=ENGINES, default=None,
                    help="whose measured kernels the device's fitted profile comes from "
                         "(default trtllm where fitted)")
@@ -146,10 +196,74 @@ def add_pricing(p: argparse.ArgumentParser, ideal: bool = True) -> None:
                        help="speed of light: efficiencies 1, no per-kernel overhead")
 
 
+def fraction(text: str) -> float:
+    """An argparse type: a number in (0, 1]."""
+    value = positive(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be a share in (0, 1], not {text}")
+    return value
+
+
+def prices(text: str) -> tuple[tuple[str, float], ...]:
+    """'2.5' (every device) or 'h100-sxm=2.2,mi300x=1.5' (per device; systems name their
+    device): pairs of device name ('' for every device) and dollars."""
+    from hwspecs.registry import device_names, load_system
+
+    out = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        name, sep, usd = item.rpartition("=")
+        name = name.strip().lower()
+        if sep and not name:
+            raise argparse.ArgumentTypeError(f"{item!r} names no device (DEVICE=USD)")
+        if name and name not in device_names():
+            try:
+                name = load_system(name).device.name
+            except (LookupError, ValueError):
+                raise argparse.ArgumentTypeError(
+                    f"{name!r} is not a shipped device or system (see `archsim specs "
+                    "list`)") from None
+        out.append((name, positive(usd)))
+    if not out:
+        raise argparse.ArgumentTypeError(f"needs a price (e.g. 2.5 or h100-sxm=2.2), not "
+                                         f"{text!r}")
+    return tuple(out)
+
+
+prices.__name__ = "price"
+
+
+def cost_options_of(args: argparse.Namespace):
+    """`simulator.CostOptions` from the pricing flags (flags a command lacks take defaults)."""
+    from simulator import CostOptions
+
+    get = vars(args).get
+    tco = {k: v for k, v in (("years", get("tco_years")),
+                             ("utilization", get("tco_utilization")),
+                             ("usd_per_kwh", get("usd_per_kwh")), ("pue", get("pue")))
+           if v is not None}
+    try:
+        return CostOptions(pricing=get("pricing") or "rent",
+                           usd_per_gpu_hour=get("usd_per_gpu_hour") or (),
+                           purchase_usd_per_gpu=get("purchase_usd") or (), **tco)
+    except ValueError as exc:
+        from hwspecs.errors import InputError
+
+        raise InputError(str(exc)) from None
+
+
 def add_search(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--search", action="store_true", help=f"rank every feasible plan ({what})")
     p.add_argument("--objective", choices=["throughput", "cost"], default="throughput")
     p.add_argument("--top", type=whole(), default=10, help="plans to show with --search")
+
+
+def add_kernels(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kernels", default="model", metavar="model|measured[:DIR]",
+                   help="price kernels with the fitted model, or from the measurements of the "
+                        "device under the engine where they cover a kernel (DIR: imported "
+                        "records; default the committed set), the model elsewhere")
 
 
 def add_json(p: argparse.ArgumentParser) -> None:
@@ -203,7 +317,7 @@ class Request:
 
 def request_of(args: argparse.Namespace) -> Request:
     """The one object a command builds from its arguments (flags it lacks take defaults)."""
-    from simulator import CostOptions, Options, Precision, Recompute
+    from simulator import Options, Precision, Recompute
 
     get = vars(args).get
     precision = Precision.parse(get("dtype") or DEFAULT_DTYPE, weights=get("weights_dtype"),
@@ -219,7 +333,14 @@ def request_of(args: argparse.Namespace) -> Request:
 
         profile = load_profile(args.profile)
     options = Options(precision=precision, ideal=bool(get("ideal")), profile=profile,
-                      cost=CostOptions(pricing=get("pricing") or "rent"),
+                      cost=cost_options_of(args),
                       recompute=Recompute.parse(get("recompute") or "none"), tp_plan=tp_plan,
                       engine=get("engine"))
+    if get("kernels"):
+        from dataclasses import replace
+
+        from simulator import parse_kernels
+
+        source, folder = parse_kernels(args.kernels)
+        options = replace(options, kernels=source, kernels_dir=folder)
     return Request(model=get("model"), options=options)

@@ -1,8 +1,9 @@
 """Power, energy and dollars, for one point or V spec variants at once.
 
-Power follows utilization between idle and TDP. Dollars per hour come from the spec's rent,
-or as TCO: the purchase price amortized over `years` at `utilization`, plus energy at a PUE and
-a price per kWh. Every assumption is a field of `CostOptions` with its default stated. The
+Power follows utilization between idle and TDP. Dollars per hour come from the rent (the
+spec's, or the user's `usd_per_gpu_hour`), or as TCO: the purchase price (the spec's, or
+`purchase_usd_per_gpu`) amortized over `years` at `utilization`, plus energy at a PUE and a
+price per kWh. Every assumption is a field of `CostOptions` with its default stated. The
 arithmetic runs on (V,) arrays (NaN where a spec lacks what a figure needs); `CostSummary`
 is one row of it, with None for NaN.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +26,7 @@ J_PER_KWH = 3.6e6
 
 
 class PricingMode(enum.Enum):
-    RENT = "rent"    # the spec's cloud rent
+    RENT = "rent"    # a cloud rent: the spec's, or the user's
     TCO = "tco"      # owning it: purchase amortized, plus energy
 
     @classmethod
@@ -37,6 +39,37 @@ class PricingMode(enum.Enum):
             raise ValueError(f"unknown pricing {value!r}; use rent or tco") from None
 
 
+# Prices per device name, "" for every device not named: (("", 2.5), ("h100-sxm", 2.2)).
+Prices = tuple[tuple[str, float], ...]
+ALL_DEVICES = ""
+
+
+def _prices(value: Prices | Mapping[str, float] | float | None, what: str) -> Prices:
+    """A price for every device (a number), or per device name (a mapping or pairs)."""
+    if value is None:
+        return ()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = {ALL_DEVICES: value}
+    pairs = value.items() if isinstance(value, Mapping) else value
+    out = {}
+    for name, usd in pairs:
+        if isinstance(usd, bool) or not isinstance(usd, int | float) \
+                or not math.isfinite(usd) or usd <= 0:
+            who = "every device" if name == ALL_DEVICES else repr(name)
+            raise ValueError(f"{what} for {who} must be a finite number of dollars above 0, "
+                             f"not {usd!r}")
+        if name in out:
+            raise ValueError(f"{what} names {name or 'every device'!r} twice")
+        out[str(name)] = float(usd)
+    return tuple(sorted(out.items()))
+
+
+def price_for(prices: Prices, device_name: str) -> float | None:
+    """The price `prices` sets for a device: its own, else the one for every device."""
+    table = dict(prices)
+    return table.get(device_name, table.get(ALL_DEVICES))
+
+
 @dataclass(frozen=True)
 class CostOptions:
     pricing: PricingMode = PricingMode.RENT
@@ -45,13 +78,41 @@ class CostOptions:
     usd_per_kwh: float = 0.10          # TCO: electricity price
     pue: float = 1.3                   # TCO: facility power per IT power
     idle_fraction_of_tdp: float = 0.2  # NB: used only where a spec has no idle_W
+    usd_per_gpu_hour: Prices = ()      # RENT: the user's rent, replacing the spec's
+    purchase_usd_per_gpu: Prices = ()  # TCO: the user's purchase price, replacing the spec's
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pricing", PricingMode.parse(self.pricing))
+        object.__setattr__(self, "usd_per_gpu_hour",
+                           _prices(self.usd_per_gpu_hour, "the rent per GPU-hour"))
+        object.__setattr__(self, "purchase_usd_per_gpu",
+                           _prices(self.purchase_usd_per_gpu, "the purchase price per GPU"))
         if self.years <= 0 or not 0 < self.utilization <= 1 or self.pue < 1 \
                 or self.usd_per_kwh < 0 or not 0 <= self.idle_fraction_of_tdp <= 1:
             raise ValueError("cost options out of range: years > 0, 0 < utilization <= 1, "
                              "pue >= 1, usd_per_kwh >= 0, 0 <= idle_fraction_of_tdp <= 1")
+
+    def rent_usd_per_s(self, device: DeviceSpec) -> float | None:
+        """A device's rent per second: the user's for it, else the spec's (None: neither)."""
+        mine = price_for(self.usd_per_gpu_hour, device.name)
+        return device.rent_usd_per_s if mine is None else mine / SECONDS_PER_HOUR
+
+    def purchase_usd(self, device: DeviceSpec) -> float | None:
+        """A device's purchase price: the user's for it, else the spec's (None: neither)."""
+        mine = price_for(self.purchase_usd_per_gpu, device.name)
+        return device.purchase_price_usd if mine is None else mine
+
+    def price_source(self, device: DeviceSpec) -> str:
+        """Where the dollars for `device` come from, in words."""
+        if self.pricing is PricingMode.RENT:
+            if price_for(self.usd_per_gpu_hour, device.name) is not None:
+                return "rent given by the user (--usd-per-gpu-hour)"
+            cited = device.sources.get("price.rent_usd_per_hour")
+            return f"the spec's rent: {cited}" if cited else "no rent in the spec"
+        given = price_for(self.purchase_usd_per_gpu, device.name) is not None
+        return (f"TCO: purchase {'given by the user' if given else 'from the spec'} over "
+                f"{self.years:g} years at {self.utilization:.0%} utilization, "
+                f"${self.usd_per_kwh:g}/kWh, PUE {self.pue:g}")
 
 
 def _factor(variants: Variants | None, name: str) -> np.ndarray | float:
@@ -79,13 +140,15 @@ def usd_per_hour(device: DeviceSpec, watts, options: CostOptions,
     watts = np.asarray(watts, dtype=float)
     price = _factor(variants, "price")
     if options.pricing is PricingMode.RENT:
-        if device.rent_usd_per_s is None:
+        rent = options.rent_usd_per_s(device)
+        if rent is None:
             return np.full(watts.shape, np.nan)
-        return np.full(watts.shape, device.rent_usd_per_s * price * SECONDS_PER_HOUR) \
-            if variants is None else device.rent_usd_per_s * price * SECONDS_PER_HOUR
-    if device.purchase_price_usd is None:
+        return np.full(watts.shape, rent * price * SECONDS_PER_HOUR) \
+            if variants is None else rent * price * SECONDS_PER_HOUR
+    purchase = options.purchase_usd(device)
+    if purchase is None:
         return np.full(watts.shape, np.nan)
-    capital = device.purchase_price_usd * price / (
+    capital = purchase * price / (
         options.years * HOURS_PER_YEAR * options.utilization)
     return capital + watts * options.pue * SECONDS_PER_HOUR / J_PER_KWH * options.usd_per_kwh
 

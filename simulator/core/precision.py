@@ -1,10 +1,28 @@
-"""Precision what-ifs: weights, activations and KV cache each in their own format."""
+"""Precision what-ifs: weights, activations (the compute format) and KV cache each in their own
+format, three separate axes.
+
+A precision is written as its compute format (`fp8`), a named precision (`w4a16`), or either
+with the other axes set apart: `fp8/w=fp8/kv=bf16`, `bf16/w=int4`. `Precision.spec` writes
+the shortest form that parses back to the same precision.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from hwspecs.dtypes import DType
+
+# Compute formats a KV cache follows by default; below 16 bits it stays in bf16 unless asked.
+# NB: as vLLM's `--kv-cache-dtype auto` (the model's dtype, bf16 for an FP8-quantized
+# checkpoint), SGLang's and TensorRT-LLM's KvCacheConfig dtype `auto`: FP8 weights and
+# compute leave the KV cache in bf16; an FP8 cache is its own choice (`kv=fp8`).
+_KV_FOLLOWS = (DType.FP32, DType.BF16, DType.FP16)
+
+
+def default_kv(compute: DType) -> DType:
+    """The KV-cache format when none is asked for: the compute format if 16 bits or wider,
+    else bf16."""
+    return compute if compute in _KV_FOLLOWS else DType.BF16
 
 
 @dataclass(frozen=True)
@@ -18,28 +36,57 @@ class Precision:
     sparse: bool = False
 
     @classmethod
-    def parse(cls, dtype: str = "bf16", weights: str | None = None, kv: str | None = None,
-              sparse: bool = False) -> Precision:
-        """`dtype` is a format (weights, activations and KV in it) or a named precision
-        (`NAMED`: its weight and compute formats, the KV cache in the compute format);
-        `weights` and `kv` override one side."""
-        named = NAMED.get(str(dtype).strip().lower())
+    def parse(cls, dtype: str | Precision = "bf16", weights: str | None = None,
+              kv: str | None = None, sparse: bool = False) -> Precision:
+        """`dtype` is a compute format (weights in it too, the KV cache as `default_kv`), a
+        named precision (`NAMED`: its weight and compute formats), or either followed by
+        `/w=FORMAT` and `/kv=FORMAT`; `weights` and `kv` override one axis (they win over the
+        text's). A `Precision` is returned as it is."""
+        if isinstance(dtype, Precision):
+            return dtype
+        text = str(dtype).strip().lower()
+        head, *axes = [part.strip() for part in text.split("/")]
+        for axis in axes:
+            key, sep, value = axis.partition("=")
+            if not sep or key.strip() not in ("w", "kv") or not value.strip():
+                raise ValueError(f"precision {dtype!r}: {axis!r} is not w=FORMAT or kv=FORMAT "
+                                 "(e.g. fp8/w=fp8/kv=bf16)")
+            if key.strip() == "w":
+                weights = weights or value.strip()
+            else:
+                kv = kv or value.strip()
+        named = NAMED.get(head)
         if named is not None:
             own_weights, base = named
         else:
             try:
-                base = DType.parse(dtype)
+                base = DType.parse(head)
             except ValueError as exc:
                 raise ValueError(f"{exc}; or a named precision: {', '.join(NAMED)}") from None
             own_weights = base
         return cls(weights=DType.parse(weights) if weights else own_weights, activations=base,
-                   kv_cache=DType.parse(kv) if kv else base, sparse=sparse)
+                   kv_cache=DType.parse(kv) if kv else default_kv(base), sparse=sparse)
 
     @property
     def label(self) -> str:
         parts = [f"W{self.weights.value}", f"A{self.activations.value}",
                  f"KV{self.kv_cache.value}"]
         return "/".join(parts) + (" 2:4" if self.sparse else "")
+
+    @property
+    def spec(self) -> str:
+        """The shortest text `parse` reads back as this precision (2:4 sparsity aside):
+        `fp8`, `w4a16`, `fp8/kv=fp8`, `bf16/w=int4`."""
+        head = self.activations.value
+        for name, (w, a) in NAMED.items():
+            if a is self.activations and w is self.weights:
+                head = name
+        parts = [head]
+        if self.weights is not NAMED.get(head, (self.activations,))[0]:
+            parts.append(f"w={self.weights.value}")
+        if self.kv_cache is not default_kv(self.activations):
+            parts.append(f"kv={self.kv_cache.value}")
+        return "/".join(parts)
 
     def weight_bytes_per_element(self) -> float:
         """Storage per weight; 2:4 sparsity keeps half the values plus 2 bits of index each."""

@@ -34,9 +34,10 @@ def test_nvfp4_weights_move_4_5_bits_per_parameter():
 
 def test_named_precisions():
     assert Precision.parse("w4a16") == Precision(DType.INT4, DType.BF16, DType.BF16)
-    assert Precision.parse("W4A8") == Precision(DType.INT4, DType.FP8, DType.FP8)
-    assert Precision.parse("w4a8", weights="mxfp4", kv="bf16") == \
-        Precision(MX4, DType.FP8, DType.BF16)                   # W4A8_MXFP4_FP8
+    # FP8 compute keeps the KV cache in bf16 unless asked (as the engines' "auto")
+    assert Precision.parse("W4A8") == Precision(DType.INT4, DType.FP8, DType.BF16)
+    assert Precision.parse("w4a8", weights="mxfp4", kv="fp8") == \
+        Precision(MX4, DType.FP8, DType.FP8)                    # W4A8_MXFP4_FP8, FP8 KV
     with pytest.raises(ValueError, match="or a named precision: w4a16, w4a8"):
         Precision.parse("w4a9")
 
