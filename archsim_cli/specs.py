@@ -102,7 +102,8 @@ def _print_device(d) -> None:
                 shown = f"{value:g}" if isinstance(value, int | float) else \
                     ("" if value is None else str(value))
                 if "date" in entry:
-                    shown += f" ({entry['date']})"
+                    at = f"{entry['provider']} list, " if "provider" in entry else ""
+                    shown += f" ({at}{entry['date']})"
                 if "note" in entry:
                     shown += ("; " if shown else "") + str(entry["note"])
                 rows.append((f"{field}.{key}", shown, str(entry.get("source", ""))))
@@ -113,6 +114,9 @@ def _print_device(d) -> None:
     print_table(f"{d.display_name} ({d.name}), YAML units", ["field", "value", "source"], rows,
                 right_align_from=9)
     print_table("Sources", ["id", "citation"], raw["sources"].items(), right_align_from=9)
+    from hwspecs.schema import RENT_BASIS
+
+    print(f"Rents: {RENT_BASIS}. Any command that prices takes --usd-per-gpu-hour instead.")
 
 
 def _kind_of(path: str) -> str:

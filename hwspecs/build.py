@@ -56,6 +56,7 @@ def device_from_checked(c: Checked) -> DeviceSpec:
         idle_w=idle,
         purchase_price_usd=c.get("price.purchase_usd"),
         rent_usd_per_s=c.get("price.rent_usd_per_hour"),
+        rent_provider=c.get("price.rent_usd_per_hour:provider", ""),
         defaults=EfficiencyDefaults(
             kernel_overhead_s=c.get("defaults_until_calibrated.kernel_overhead_us"),
             matrix_fraction=c.get("defaults_until_calibrated.matrix_fraction"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hwspecs.schema import DeviceSpec, System
+from hwspecs.schema import RENT_BASIS, DeviceSpec, System
 
 
 def _by_dtype(table) -> dict[str, float]:
@@ -40,6 +40,8 @@ def device_to_dict(d: DeviceSpec) -> dict[str, Any]:
         "idle_w": d.idle_w,
         "purchase_price_usd": d.purchase_price_usd,
         "rent_usd_per_hour": d.rent_usd_per_hour,
+        "rent_provider": d.rent_provider,
+        "rent_basis": RENT_BASIS,
         "defaults_until_calibrated": {
             "kernel_overhead_s": eff.kernel_overhead_s,
             "matrix_fraction": eff.matrix_fraction,

@@ -165,7 +165,8 @@ def _check_sourced(out: Checked, field: str, rule: Rule, value: Any,
     if not isinstance(value, dict):
         raise SpecError(path, field, "must be {value: ..., source: ...} so every number "
                         f"carries its source, not {_short(value)}")
-    allowed = {"value", "source", "note"} | ({"date"} if rule.dated else set())
+    allowed = {"value", "source", "note"} | ({"date"} if rule.dated else set()) \
+        | ({"provider"} if rule.provider else set())
     extra = set(value) - allowed
     if extra:
         raise SpecError(path, field, f"unknown key(s) {', '.join(sorted(map(str, extra)))} "
@@ -184,6 +185,12 @@ def _check_sourced(out: Checked, field: str, rule: Rule, value: Any,
         if not _DATE.match(date):
             raise SpecError(path, field, "needs a date (YYYY-MM or YYYY-MM-DD) for when the "
                             "price was seen")
+    if rule.provider:
+        provider = value.get("provider")
+        if not isinstance(provider, str) or not provider.strip():
+            raise SpecError(path, field, "needs a provider: the cloud whose on-demand list "
+                            "price it is (e.g. CoreWeave)")
+        out.values[f"{field}:provider"] = provider.strip()
     unit_key = rule.unit or _unit_key(field)
     unit = unit_of(unit_key)
     si = float(number) * unit.to_si

@@ -20,6 +20,7 @@ class Rule:
     required: bool = False
     integer: bool = False
     dated: bool = False          # a price: needs `date` beside `source`
+    provider: bool = False       # a rent: names the cloud whose list price it is
     choices: tuple[str, ...] = ()
     unit: str | None = None      # None: the key's own suffix names the unit
     positive: bool = False       # lo is exclusive
@@ -82,7 +83,8 @@ DEVICE_RULES: dict[str, object] = {
     },
     "price": {
         "purchase_usd": _num(1, 1e8, dated=True),
-        "rent_usd_per_hour": _num(0.01 / 3600, 1e3 / 3600, dated=True),
+        # On the one basis of `schema.RENT_BASIS`, the cloud named in `provider`.
+        "rent_usd_per_hour": _num(0.01 / 3600, 1e3 / 3600, dated=True, provider=True),
     },
     "defaults_until_calibrated": {
         "kernel_overhead_us": _num(0, 1e-3, required=True),

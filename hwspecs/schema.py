@@ -8,6 +8,14 @@ from dataclasses import dataclass, field, replace
 from hwspecs.dtypes import DType
 from hwspecs.scale import ScaleFactors
 
+# The one basis of every shipped rent (`price.rent_usd_per_hour`, with its `provider`, source
+# and date). Where no cloud lists a part, the spec has no rent and says why in not_sourced.
+RENT_BASIS = ("on-demand list price per GPU-hour at the named cloud: the whole instance's "
+              "hourly list price divided by its GPUs; no spot, reserved, committed-use or "
+              "marketplace-floor prices. NVIDIA parts CoreWeave lists are CoreWeave's "
+              "(February 2026), AMD parts TensorWave's, TPUs Google Cloud's (one provider "
+              "per family, so ratios within it hold); other parts the cloud that lists them, "
+              "named in the spec")
 TOPOLOGIES = ("switch", "ring", "torus2d", "torus3d", "mesh", "fully_connected")
 
 
@@ -97,6 +105,7 @@ class DeviceSpec:
     path: str = ""
     # block-scaled weight formats its kernels dequantize (no matrix peak of their own)
     weight_only_formats: frozenset[DType] = frozenset()
+    rent_provider: str = ""              # the cloud whose list price `rent_usd_per_s` is
 
     def __post_init__(self) -> None:
         assert self.mem_capacity_bytes > 0 and self.mem_bw_bytes_per_s > 0

@@ -143,8 +143,9 @@ def test_shipped_h100_loads_in_si():
     assert d.scale_out.bw_bytes_per_s == 50e9            # 400 Gb/s / 8
     assert d.pcie_bw_bytes_per_s == 64e9
     assert d.defaults.kernel_overhead_s == pytest.approx(4e-6, rel=1e-12)
-    assert d.rent_usd_per_hour == pytest.approx(1.65, rel=1e-12)
-    assert d.rent_usd_per_s == pytest.approx(1.65 / 3600, rel=1e-12)
+    assert d.rent_usd_per_hour == pytest.approx(6.155, rel=1e-12)     # CoreWeave $49.24 / 8
+    assert d.rent_usd_per_s == pytest.approx(6.155 / 3600, rel=1e-12)
+    assert d.rent_provider == "CoreWeave"
     assert "2026-04" in d.sources["price.purchase_usd"]
     assert "power.idle_W" in d.not_sourced and d.idle_w is None
     with pytest.raises(ValueError, match="fp4"):
