@@ -89,7 +89,9 @@ def search_json(result, top: int) -> dict:
     """A plan search's JSON: the ranked plans shown and why the others were refused."""
     return {"objective": result.objective, "evaluated": result.evaluated,
             "feasible": len(result.ranked),
-            "ranked": [r.summary() for r in result.ranked[:top]],
+            "ranked": [{**r.summary(), "family_error": u.as_dict()}
+                       for r, u in zip(result.ranked[:top], result.uncertainty[:top],
+                                       strict=True)],
             "refused": [{"kind": k, "count": n, "example": why}
                         for k, n, why in result.refusal_counts()]}
 

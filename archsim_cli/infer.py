@@ -20,6 +20,7 @@ from archsim_cli.args import (
     whole,
 )
 from archsim_cli.defaults import DEFAULT_SYSTEM
+from archsim_cli.families import say_family_errors
 from archsim_cli.format import gpus_on, money, print_json, print_search, print_table, search_json
 from archsim_cli.provenance import priced_by, say_priced_by
 
@@ -108,9 +109,12 @@ def _search(args, ws, system, options) -> int:
         return 0
     rows = [(r.plan.serving_label(), f"{r.ttft_s * 1e3:,.1f} ms", f"{r.tpot_s * 1e3:,.2f} ms",
              f"{r.tokens_per_s_per_gpu:,.1f}", f"{r.memory_bytes_per_gpu / 1e9:,.1f}",
-             money(r.cost.usd_per_1m_tokens)) for r in result.ranked[:args.top]]
+             money(r.cost.usd_per_1m_tokens), u.label())
+            for r, u in zip(result.ranked[:args.top], result.uncertainty, strict=False)]
     print_search(f"{ws.prefill.model.name} on up to {gpus} x {system.device.name}: best plans "
                  f"by {result.objective} ({len(result.ranked)} feasible of "
                  f"{result.evaluated})",
-                 ["plan", "TTFT", "TPOT", "tok/s/GPU", "GB/GPU", "$/1M out"], rows, result)
+                 ["plan", "TTFT", "TPOT", "tok/s/GPU", "GB/GPU", "$/1M out", "family err"],
+                 rows, result)
+    say_family_errors(result.uncertainty[:args.top])
     return 0

@@ -21,6 +21,7 @@ from archsim_cli.args import (
     whole,
 )
 from archsim_cli.defaults import DEFAULT_SEQ, DEFAULT_SYSTEM
+from archsim_cli.families import say_family_errors
 from archsim_cli.format import (
     gpus_on,
     money,
@@ -127,12 +128,22 @@ def _search(args, prep, system) -> int:
     if args.json:
         print_json(search_json(result, args.top))
         return 0
-    rows = [(r.plan.label(), f"{r.step_time_s:,.3f} s", f"{r.tokens_per_s:,.0f}",
-             f"{r.mfu:.1%}", f"{r.memory_bytes_per_gpu / 1e9:,.1f}",
-             money(r.cost.usd_per_1m_tokens)) for r in result.ranked[:args.top]]
+    columns = ["plan", "step", "tokens/s", "MFU", "GB/GPU", "$/1M tok"]
+    if args.tokens:
+        columns += ["days", "$ to train"]
+    rows = []
+    for r, u in zip(result.ranked[:args.top], result.uncertainty, strict=False):
+        row = [r.plan.label(), f"{r.step_time_s:,.3f} s", f"{r.tokens_per_s:,.0f}",
+               f"{r.mfu:.1%}", f"{r.memory_bytes_per_gpu / 1e9:,.1f}",
+               money(r.cost.usd_per_1m_tokens)]
+        if args.tokens:
+            row += [f"{r.days:,.1f}", f"${r.usd:,.0f}"]
+        rows.append((*row, u.label()))
+    tokens = f", {args.tokens:,.3g} tokens to train" if args.tokens else ""
     print_search(f"{prep.workload.model.name} on {gpus} x {system.device.name}: best plans by "
-                 f"{result.objective} ({len(result.ranked)} feasible of {result.evaluated})",
-                 ["plan", "step", "tokens/s", "MFU", "GB/GPU", "$/1M tok"], rows, result)
+                 f"{result.objective}{tokens} ({len(result.ranked)} feasible of "
+                 f"{result.evaluated})", [*columns, "family err"], rows, result)
+    say_family_errors(result.uncertainty[:args.top])
     return 0
 
 

@@ -26,7 +26,8 @@ def register(sub) -> None:
     p.add_argument("--save", action="store_true",
                    help="with --transfer: keep the measured per-class transfer error as the "
                         "widening the transfer rule applies (hwspecs/calibration/"
-                        "transfer.yaml)")
+                        "transfer.yaml); with --published: keep the error per plan family "
+                        "the plan searches show (hwspecs/calibration/plan_families.yaml)")
     p.add_argument("--engine", default=None, choices=("trtllm", "vllm", "sglang", "torch"),
                    help="whose profile prices the measurements (default: the engine the "
                         "records ran under)")
@@ -170,6 +171,7 @@ def _published(args) -> dict:
     from tqdm import tqdm
 
     from validation.compare.published import compare_published
+    from validation.compare.published_families import family_table, save_family_table
 
     with tqdm(desc="published cases", unit="case", file=sys.stderr,
               disable=args.json or not sys.stderr.isatty()) as bar:
@@ -187,7 +189,17 @@ def _published(args) -> dict:
                     ["source", "cases", "median |err| %", "worst err %"],
                     [(s.source, s.cases, _pct(s.median_abs_error), _pct(s.worst_error))
                      for s in result.summary()])
-    return result.as_dict()
+    families = family_table(result)
+    if not args.json:
+        print_table("Per plan family (median |err|: the worst of its sources')",
+                    ["family", "cases", "median |err| %", "median err %", "sources"],
+                    [(name, f["cases"], _pct(f["median_abs_error"]), _pct(f["median_error"]),
+                      ", ".join(f["sources"])) for name, f in families.items()])
+    if args.save:
+        path = save_family_table(result)
+        if not args.json:
+            print(f"plan family errors written: {path}")
+    return {**result.as_dict(), "families": families}
 
 
 def _fmt(v) -> str:

@@ -7,6 +7,8 @@ Training plans are priced with `simulator.training.step.evaluate`, which reuses 
 sharding (tp, sp, cp, ep, micro-batch) across every pp, dp, ZeRO and recompute choice, so a
 search costs little more than its distinct shardings. A plan is refused for breaking a rule
 (`PlanError.kind`: heads, layers, batch, ...) or for not fitting in memory ("memory").
+Each ranked plan carries its plan family's published error (`simulator.planner.families`):
+`result.uncertainty[i]` for `result.ranked[i]`, marked where the family is unvalidated or off.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from simulator.core.memory import Recompute
 from simulator.core.options import Options
 from simulator.inference.request import InferenceWorkloads, simulate_inference
 from simulator.parallel.plan import Plan, PlanError
+from simulator.planner.families import FamilyError, plan_uncertainty
 from simulator.training.slots import Prepared
 from simulator.training.step import evaluate
 
@@ -36,11 +39,13 @@ class Refusal:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Feasible reports, best first, and the refused plans."""
+    """Feasible reports, best first, the refused plans, and each ranked plan's family error
+    (`uncertainty[i]` for `ranked[i]`)."""
 
     ranked: tuple
     refused: tuple[Refusal, ...]
     objective: str
+    uncertainty: tuple[FamilyError, ...] = ()
 
     @property
     def evaluated(self) -> int:
@@ -126,7 +131,13 @@ def search_training(prep: Prepared, gpus: int, global_batch: int,
         train_space(gpus, global_batch, system.devices_per_node, space),
         lambda plan: evaluate(prep, plan, train_tokens))
     ranked.sort(key=key)
-    return SearchResult(tuple(ranked), tuple(refused), objective)
+    return SearchResult(tuple(ranked), tuple(refused), objective,
+                        _uncertainty(ranked, system.devices_per_node, True))
+
+
+def _uncertainty(ranked: list, devices_per_node: int, training: bool
+                 ) -> tuple[FamilyError, ...]:
+    return tuple(plan_uncertainty(r.plan, devices_per_node, training) for r in ranked)
 
 
 def _check_gpus(gpus: int, system) -> None:
@@ -187,4 +198,5 @@ def search_inference(ws: InferenceWorkloads, system, gpus: int,
     else:
         ranked.sort(key=lambda r: (r.cost.usd_per_1m_tokens if r.cost.usd_per_1m_tokens
                                    is not None else float("inf"), -r.tokens_per_s_per_gpu))
-    return SearchResult(tuple(ranked), tuple(refused), objective)
+    return SearchResult(tuple(ranked), tuple(refused), objective,
+                        _uncertainty(ranked, system.devices_per_node, False))

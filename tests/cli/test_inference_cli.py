@@ -49,5 +49,9 @@ def test_infer_search_and_bad_input(capsys, tiny):
     data = json.loads(out)
     per_gpu = [r["tokens_per_s_per_gpu"] for r in data["ranked"]]
     assert per_gpu and per_gpu == sorted(per_gpu, reverse=True)
+    # Each ranked plan carries its family's published error (or says none validates it).
+    assert all(r["family_error"]["family"].startswith("infer: ") for r in data["ranked"])
+    assert {r["family_error"]["status"] for r in data["ranked"]} <= {"validated", "off",
+                                                                     "unvalidated"}
     code, _, err = _run(capsys, "infer", "--model", tiny, "--system", "dgx-h100", "--tp", "16")
     assert code == 2 and "tp=16 does not divide the 8 attention heads" in err

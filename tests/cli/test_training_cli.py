@@ -50,6 +50,25 @@ def test_train_search_ranks_plans_and_says_why_others_were_refused(capsys, tiny)
     code, out, _ = _run(capsys, "train", "--model", tiny, "--system", "dgx-h100", "--search",
                         "--gpus", "8", "--global-batch", "16", "--seq", "256")
     assert code == 0 and "Refused plans" in out
+    assert "family err" in out and "days" not in out
+
+
+def test_train_search_with_tokens_gives_days_and_dollars_and_family_errors(capsys, tiny):
+    args = ("train", "--model", tiny, "--system", "dgx-h100", "--search", "--gpus", "8",
+            "--global-batch", "16", "--seq", "256", "--tokens", "1e12", "--top", "3")
+    code, out, _ = _run(capsys, *args, "--json")
+    assert code == 0
+    ranked = json.loads(out)["ranked"]
+    for r in ranked:
+        # days = tokens / (tokens/s) / 86400; dollars = that time at the plan's $/hour.
+        assert r["days"] == pytest.approx(1e12 / r["tokens_per_s"] / 86400, rel=1e-6)
+        assert r["usd"] == pytest.approx(r["days"] * 24 * r["usd_per_hour"], rel=1e-6)
+        assert r["family_error"]["family"].startswith("train: ")
+        assert isinstance(r["family_error"]["marked"], bool)
+    code, out, _ = _run(capsys, *args)
+    assert code == 0 and "days" in out and "$ to train" in out
+    assert f"{ranked[0]['days']:,.1f}" in out
+    assert "'!' marks a family" in out
 
 
 def test_an_impossible_plan_is_one_line_and_exit_2(capsys, tiny):
