@@ -20,6 +20,9 @@ _EXPORTS = {
     "simulator.core.memory": ("Footprint", "Recompute"),
     "simulator.core.metrics": ("METRIC_NAMES", "Metrics"),
     "simulator.core.options": ("Options",),
+    "simulator.core.measured_pricing": ("KernelSource", "kernel_check", "measured_share",
+                                        "parse_kernels"),
+    "simulator.core.measured_tables": ("Fallback", "measured_kernels"),
     "simulator.core.precision": ("Precision",),
     "simulator.core.pricing": ("BOUNDS", "Bound", "KernelTimes", "price"),
     "simulator.core.profile": ("CALIBRATION_DIR", "DEFAULT_ENGINE", "ENGINES",
@@ -35,6 +38,7 @@ _EXPORTS = {
     "simulator.parallel.plan": ("Overlap", "Plan", "PlanError", "Schedule", "check_plan"),
     "simulator.parallel.systems": ("data_parallel", "system_for_gpus"),
     "simulator.training.step": ("TrainingReport", "evaluate", "prepare", "simulate_training"),
+    "simulator.inference.kernel_check": ("plan_kernel_check", "request_measured_share"),
     "simulator.inference.request": ("InferenceReport", "InferenceWorkloads", "decode_context",
                                     "simulate_inference"),
     # serving and capacity

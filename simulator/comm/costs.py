@@ -175,7 +175,14 @@ def all_reduce_times(system: System, sizes_bytes, group_size: int,
 
     The engine's kernel moves a ring's bytes (2 (n-1)/n x S per device) at its own fitted
     bandwidth efficiency, after its own fixed cost."""
-    sizes = _checked_sizes(sizes_bytes)
+    model = _model_all_reduce_times(system, _checked_sizes(sizes_bytes), group_size, profile)
+    # The measured backend (`measured_pricing.MeasuredProfile`): measured messages as measured.
+    reprice = getattr(profile, "reprice_collective", None)
+    return model if reprice is None else reprice("all_reduce", sizes_bytes, group_size, model)
+
+
+def _model_all_reduce_times(system: System, sizes: np.ndarray, group_size: int,
+                            profile: EfficiencyProfile) -> np.ndarray:
     nccl = collective_times(system, "all_reduce", sizes, group_size, profile=profile) \
         + np.where(sizes > 0, collective_overhead_s(profile, "all_reduce", group_size), 0.0)
     efficiency = profile.collective_value(profile.collective_efficiency, CUSTOM_ALL_REDUCE,

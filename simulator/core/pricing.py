@@ -225,9 +225,13 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
         else np.broadcast_to(overhead, busy.shape)
     bound = np.where(overhead_s > busy, _OVERHEAD,
                      np.where(compute_s >= memory_s, _COMPUTE, _MEMORY)).astype(np.int8)
-    return KernelTimes(compute_s=compute_s, memory_s=memory_s, overhead_s=overhead_s,
-                       time_s=busy + overhead_s, busy_s=busy, bound=bound,
-                       flops=a.flops if extra is None else a.flops + extra, bytes=moved)
+    times = KernelTimes(compute_s=compute_s, memory_s=memory_s, overhead_s=overhead_s,
+                        time_s=busy + overhead_s, busy_s=busy, bound=bound,
+                        flops=a.flops if extra is None else a.flops + extra, bytes=moved)
+    # The measured backend (`measured_pricing.MeasuredProfile`): covered kernels at their
+    # measured times.
+    reprice = getattr(profile, "reprice", None)
+    return times if reprice is None else reprice(a, device, traced, precision, variants, times)
 
 
 def _blend(compute_s: np.ndarray, memory_s: np.ndarray, p: float) -> np.ndarray:
