@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
-from app_pages import charts, png, scenario, state, tables
+from app_pages import charts, png, prices, scenario, state, tables
 
 
 def _devices() -> list:
@@ -83,11 +85,13 @@ def render() -> None:
     if not devices:
         st.info("Choose one or more devices in the sidebar.")
         return
+    sc = replace(sc, rents=prices.rent_fields([d.name for d in devices], "in_rent"))
     workloads = scenario.trace(sc)
     first = next(iter(workloads.values()))
     st.caption(f"{first.model.name}: {first.model.params / 1e9:,.2f} B parameters, "
                f"{first.model.layers} layers; precision {sc.options().precision.label}"
-               + (", speed of light" if sc.ideal else "") + f"; dollars from {sc.pricing}"
+               + (", speed of light" if sc.ideal else "")
+               + f"; dollars from {sc.pricing}{prices.caption(sc.rents)}"
                + (f"; lowering passes off: {', '.join(sc.disabled_passes)}"
                   if sc.disabled_passes else "") + ".")
     priced, errors = scenario.price(sc, workloads, devices)

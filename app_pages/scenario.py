@@ -63,6 +63,7 @@ class Scenario:
     pricing: str = "rent"
     recompute: str = "none"
     disabled_passes: tuple[str, ...] = ()
+    rents: tuple[tuple[str, float], ...] = ()     # $/GPU-hour the user set, per device
 
     def options(self):
         from simulator import CostOptions, Options, Precision, Recompute
@@ -73,7 +74,7 @@ class Scenario:
                                       kv=None if self.kv == "same" else self.kv,
                                       sparse=self.sparse),
             ideal=self.ideal, recompute=Recompute.parse(self.recompute),
-            cost=CostOptions(pricing=self.pricing))
+            cost=CostOptions(pricing=self.pricing, usd_per_gpu_hour=self.rents))
 
 
 @dataclass(frozen=True)
@@ -187,8 +188,9 @@ def sidebar() -> Scenario | None:
                               help="Efficiencies 1, no per-kernel overhead.")
     pricing = st.sidebar.radio("Dollars from", ("rent", "tco"), key="in_pricing",
                                horizontal=True,
-                               help="rent: the spec's cloud price per hour; tco: purchase "
-                                    "price amortized plus energy.")
+                               help="rent: each device's price per GPU-hour (the spec's "
+                                    "on-demand list price, or the one set under Prices); tco: "
+                                    "purchase price amortized plus energy.")
     recompute = "none"
     if mode == "train":
         recompute = st.sidebar.selectbox("Activation recompute", ("none", "selective", "full"),

@@ -1,0 +1,30 @@
+"""The price field per device: each starts at the spec's rent, and a changed one reprices
+that device's dollars (and only its dollars) on the Compare page."""
+
+from __future__ import annotations
+
+import pytest
+
+from hwspecs.registry import load_device
+
+
+def _by_device(at) -> dict[str, dict]:
+    return {r["device"]: r for r in at.dataframe[0].value.to_dict("records")
+            if r["phase"] == "prefill"}
+
+
+def test_compare_prices_each_device_at_the_rent_in_its_field(make_app):
+    at = make_app(mode="prefill")
+    fields = {n.label: n for n in at.number_input if n.key.startswith("in_rent_")}
+    assert set(fields) == {"h100-sxm", "mi300x"}
+    assert fields["h100-sxm"].value == pytest.approx(load_device("h100-sxm").rent_usd_per_hour)
+    before = _by_device(at)
+    at.session_state["in_rent_h100-sxm"] = 2 * load_device("h100-sxm").rent_usd_per_hour
+    at.run()
+    assert not at.exception
+    after = _by_device(at)
+    h100, mi = after["h100-sxm"], after["mi300x"]
+    assert h100["$/1M tokens"] == pytest.approx(2 * before["h100-sxm"]["$/1M tokens"])
+    assert h100["latency (ms)"] == before["h100-sxm"]["latency (ms)"]
+    assert mi["$/1M tokens"] == before["mi300x"]["$/1M tokens"]
+    assert any("rents set here: h100-sxm" in c.value for c in at.caption)
