@@ -7,6 +7,7 @@ import argparse
 from archsim_cli.args import (
     add_gpus,
     add_json,
+    add_kernels,
     add_model,
     add_plan,
     add_precision,
@@ -19,6 +20,7 @@ from archsim_cli.args import (
     request_of,
     whole,
 )
+from archsim_cli.check_plan import say_share, share_json
 from archsim_cli.defaults import DEFAULT_SYSTEM
 from archsim_cli.families import say_family_errors
 from archsim_cli.format import gpus_on, money, print_json, print_search, print_table, search_json
@@ -37,6 +39,7 @@ def register(sub) -> None:
     p.add_argument("--output-len", type=whole(), default=128)
     add_precision(p)
     add_pricing(p)
+    add_kernels(p)
     add_search(p, "tp, pp, and ep and attention-DP for MoE")
     p.add_argument("--no-fuse", nargs="*", default=[], metavar="PASS",
                    help="lowering passes to switch off (e.g. mla_absorb: MLA decode re-expands "
@@ -79,8 +82,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.search:
         return _search(args, ws, system, options)
     r = simulate_inference(ws, system, plan, options)
+    share = _share(ws, system, plan, options)
     if args.json:
-        print_json({**r.summary(), **priced_by(system.device, options)})
+        print_json({**r.summary(), **priced_by(system.device, options),
+                    **({} if share is None else share_json(share))})
         return 0
     print_table(f"{r.model} serving on {gpus_on(r.gpus, r.system)}: {plan.serving_label()}, batch "
                 f"{r.batch}, {r.input_len} in / {r.output_len} out", ["", "value"], [
@@ -96,7 +101,18 @@ def _run(args: argparse.Namespace) -> int:
                     ("$ per 1M output tokens", money(r.cost.usd_per_1m_tokens)),
                     ("$ per 1M input tokens", money(r.prefill_cost.usd_per_1m_tokens))])
     say_priced_by(system.device, options)
+    if share is not None:
+        say_share(share)
     return 0
+
+
+def _share(ws, system, plan, options):
+    """The measured share of a `--kernels measured` answer (None with the model)."""
+    from simulator import KernelSource, request_measured_share
+
+    if options.kernels is not KernelSource.MEASURED:
+        return None
+    return request_measured_share(ws, system, plan, options)
 
 
 def _search(args, ws, system, options) -> int:

@@ -6,6 +6,7 @@ import argparse
 
 from archsim_cli.args import (
     add_json,
+    add_kernels,
     add_model,
     add_precision,
     add_pricing,
@@ -13,6 +14,7 @@ from archsim_cli.args import (
     request_of,
     whole,
 )
+from archsim_cli.check_plan import say_share, share_json
 from archsim_cli.defaults import DEFAULT_DEVICE, DEFAULT_DEVICES
 from archsim_cli.format import money, print_json, print_memory, print_table, seconds
 
@@ -22,6 +24,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     add_step(p)
     add_precision(p, sparse=True)
     add_pricing(p)
+    add_kernels(p)
     p.add_argument("--recompute", choices=["none", "selective", "full"], default="none")
     p.add_argument("--no-fuse", nargs="*", default=[], metavar="PASS",
                    help="lowering passes to switch off (see `archsim trace --help`)")
@@ -67,7 +70,9 @@ def _simulate(args: argparse.Namespace) -> int:
     from simulator import simulate
 
     device = load_device(args.hw)
-    report = simulate(workload_of(args), device, request_of(args).options)
+    workload, options = workload_of(args), request_of(args).options
+    report = simulate(workload, device, options)
+    share = _share(workload, device, options)
     if args.plot:
         from archsim_cli.roofline_plot import plot_roofline
 
@@ -75,6 +80,8 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.json:
         out = report.summary()
         out["by_kind"] = report.by_kind().reset_index().to_dict(orient="records")
+        if share is not None:
+            out.update(share_json(share))
         print_json(out)
         return 0
     _print_summary([report])
@@ -90,7 +97,18 @@ def _simulate(args: argparse.Namespace) -> int:
                     [(r["name"], r["kind"], r["layer"], seconds(r["time_s"]), r["bound"])
                      for _, r in ops.iterrows()])
     print(f"profile: {report.profile_origin}")
+    if share is not None:
+        say_share(share)
     return 0
+
+
+def _share(workload, device, options):
+    """The measured share of a `--kernels measured` answer (None with the model)."""
+    from simulator import KernelSource, measured_share, workload_kernel_check
+
+    if options.kernels is not KernelSource.MEASURED:
+        return None
+    return measured_share(workload_kernel_check(workload, device, options))
 
 
 def _devices(spec: str):

@@ -21,7 +21,7 @@ _EXPORTS = {
     "simulator.core.metrics": ("METRIC_NAMES", "Metrics"),
     "simulator.core.options": ("Options",),
     "simulator.core.measured_pricing": ("KernelSource", "kernel_check", "measured_share",
-                                        "parse_kernels"),
+                                        "parse_kernels", "workload_kernel_check"),
     "simulator.core.measured_tables": ("Fallback", "measured_kernels"),
     "simulator.core.precision": ("Precision",),
     "simulator.core.pricing": ("BOUNDS", "Bound", "KernelTimes", "price"),

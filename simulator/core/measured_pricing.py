@@ -144,6 +144,15 @@ def kernel_check(a: OpArrays, counts: np.ndarray, device: DeviceSpec,
     return check_frame(a.names, a.kernel_class, counts, _shapes(a), model_s, found)
 
 
+def workload_kernel_check(w, device: DeviceSpec, options) -> pd.DataFrame:
+    """`kernel_check` of a workload's distinct kernels on one device under `options`."""
+    from simulator.core.distinct import distinct_of
+
+    d = distinct_of(w)
+    return kernel_check(d.ops, d.counts, device, options.profile_for(device), w.dtype,
+                        options.precision)
+
+
 def check_frame(names, classes, counts, shapes, model_s, found: KernelLookup) -> pd.DataFrame:
     measured_s = np.where(found.measured & (model_s > 0), found.seconds, np.nan)
     reason = np.where(np.isnan(measured_s) & found.measured, _VIEW, found.reasons())
@@ -194,4 +203,4 @@ def measured_share(frame: pd.DataFrame, weight: np.ndarray | None = None) -> dic
 
 
 __all__ = ["FALLBACKS", "Fallback", "KernelSource", "MeasuredProfile", "kernel_check",
-           "measured_share", "parse_kernels", "with_measured"]
+           "measured_share", "parse_kernels", "with_measured", "workload_kernel_check"]
