@@ -13,6 +13,7 @@ tokens - 1); e2e = finish - arrival.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,12 @@ class Traffic:
 class Slo:
     ttft_s: float | None = None
     tpot_s: float | None = None
+
+    def __post_init__(self) -> None:
+        for name, value in (("TTFT", self.ttft_s), ("TPOT", self.tpot_s)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"a {name} target must be a positive number of seconds, "
+                                 f"not {value:g}")
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,16 @@ def test_scaled_device_titles_say_the_device_once(capsys, tiny):
     code, out, _ = run(capsys, "train", "--model", tiny, "--system", "h100-sxm", "--tp", "2",
                        "--seq", "128")
     assert code == 0 and "2 x h100-sxm:" in out and "h100-sxmx2" not in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["serve", "--slo-ttft", "-1"],
+    ["serve", "--slo-tpot", "0"],
+    ["plan-capacity", "--qps", "1", "--slo-ttft-p99", "-0.5", "--slo-tpot-p99", "0.05",
+     "--hw", "h100-sxm", "--tp", "1"],
+])
+def test_a_latency_target_that_is_not_positive_is_refused(capsys, tiny, argv):
+    """The repro: negative SLOs were accepted (and every run met them or none did)."""
+    code, out, err = run(capsys, *argv, "--model", tiny)
+    assert code != 0 and not out
+    assert "target must be a positive number of seconds" in one_line_error(err)
