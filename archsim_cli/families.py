@@ -19,7 +19,8 @@ def say_family_errors(uncertainty) -> None:
             seen[u.family] = u
     for family, u in seen.items():
         if u.status is FamilyStatus.OFF:
-            print(f"  ! {family}: off by {u.median_abs_error:.0%} median over {u.cases} "
-                  f"published cases ({', '.join(u.sources)}); its ranks are not to be trusted")
+            print(f"  ! {family}: off, median |error| {u.median_abs_error:.0%} for its worst "
+                  f"source ({u.cases} published cases of {', '.join(u.sources)}); its ranks "
+                  "are not to be trusted")
         else:
             print(f"  ! {family}: no published case validates it")
