@@ -70,7 +70,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from simulator import simulate
 
     device = load_device(args.hw)
-    workload, options = workload_of(args), request_of(args).options
+    options = request_of(args).options
+    workload = workload_of(args)
     report = simulate(workload, device, options)
     share = _share(workload, device, options)
     if args.plot:

@@ -27,7 +27,7 @@ MARGIN_LOG2 = 0.5
 # ... and its nearest measured shape must be at most this far (log2 units; a factor of 4
 # along one axis, or 2.8 along two).
 NEAREST_LOG2 = 2.0
-_RIDGE = 1e-3          # relative to the neighbours' total weight
+_RIDGE = 1e-7          # relative to the neighbours' total weight
 _EPS = 1e-9
 
 
