@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ PLAN_KEYS = ("tp", "pp", "dp", "cp", "ep", "sp", "vp", "zero", "micro_batch", "s
              "expert_imbalance", "attn_dp", "pp_layers")
 _PLAN_INTS = ("tp", "pp", "dp", "cp", "ep", "vp", "zero", "micro_batch", "attn_dp")
 _LIST_KEYS = ("models", "phases", "batch", "seq", "context", "devices", "precisions")
-_KEYS = {*_LIST_KEYS, "variants", "plans", "ideal", "pricing", "recompute"}
+_KEYS = {*_LIST_KEYS, "variants", "plans", "ideal", "pricing", "recompute", "usd_per_gpu_hour"}
 
 MAX_GRID_BYTES = 1_000_000      # a grid file is a few hundred bytes
 MAX_POINTS = 100_000_000        # refused when read: hours of work and tens of GB of results
@@ -69,6 +69,8 @@ class Grid:
     pricing: str = "rent"
     recompute: str = "none"
     plans: tuple[PlanItem, ...] = (SINGLE,)
+    # rent per GPU-hour replacing the specs': (("", 2.5),) every device, or per device name
+    usd_per_gpu_hour: tuple[tuple[str, float], ...] = ()
 
     def chunks(self) -> list[ChunkKey]:
         keys = []
@@ -102,7 +104,7 @@ class Grid:
         return work_estimate(self.num_points, self.num_chunks)
 
     def cost_options(self) -> CostOptions:
-        return CostOptions(pricing=self.pricing)
+        return CostOptions(pricing=self.pricing, usd_per_gpu_hour=self.usd_per_gpu_hour)
 
     def scale_factors(self) -> list[ScaleFactors]:
         return [ScaleFactors.of(dict(v)) for v in self.variants]
@@ -120,7 +122,10 @@ class Grid:
         }
 
     def fingerprint(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
+        d = self.to_dict()
+        if self.usd_per_gpu_hour:           # left out when unset: older results still resume
+            d["usd_per_gpu_hour"] = [list(x) for x in self.usd_per_gpu_hour]
+        return json.dumps(d, sort_keys=True)
 
 
 def variant_label(variant: tuple[tuple[str, float], ...]) -> str:
@@ -220,7 +225,12 @@ def _grid_from_dict(raw: Any, where: str) -> Grid:
         recompute=Recompute.parse(str(raw.get("recompute", "none"))).value,
         plans=_plans(raw["plans"], where) if "plans" in raw else (SINGLE,),
     )
-    CostOptions(pricing=grid.pricing)  # raises the clear "unknown pricing" error
+    try:   # the clear "unknown pricing" or "bad price" error
+        grid = replace(grid, usd_per_gpu_hour=CostOptions(
+            pricing=grid.pricing, usd_per_gpu_hour=_rents(raw.get("usd_per_gpu_hour"), where)
+        ).usd_per_gpu_hour)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
     for key in ("models", "devices", "precisions", "plans"):
         values = [str(v) for v in grid.to_dict()[key]]
         if len(set(values)) != len(values):
@@ -313,6 +323,16 @@ def _variants(raw: Any, where: str) -> tuple[tuple[tuple[str, float], ...], ...]
                              f"multipliers, not {_short(values)}")
         axes.append([(factor, float(v)) for v in values])
     return tuple(tuple(combo) for combo in itertools.product(*axes))
+
+
+def _rents(value: Any, where: str):
+    """`usd_per_gpu_hour: 2.5` (every device) or `{h100-sxm: 2.2, mi300x: 1.5}`."""
+    if value is None or isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    raise ValueError(f"{where}: usd_per_gpu_hour is a price (2.5) or a mapping of device to "
+                     f"price ({{h100-sxm: 2.2}}), not {_short(value)}")
 
 
 def _precision(value: Any, where: str) -> Precision:
