@@ -33,6 +33,10 @@ def register(sub) -> None:
                         "records ran under)")
     p.add_argument("--profile", default=None, metavar="PATH",
                    help="price with this profile YAML instead")
+    p.add_argument("--kernels", choices=("model", "measured"), default="model",
+                   help="with --serving: price kernels with the fitted model, or from the "
+                        "committed measured tables of each run's GPU and engine where they "
+                        "cover a kernel")
     p.add_argument("--report", default=None, metavar="DIR",
                    help="write a Markdown report with plots per measured device here")
     add_json(p)
@@ -216,6 +220,7 @@ def _serving(args) -> dict:
     """Measured serving runs against their simulation: rows, errors per engine and model."""
     from tqdm import tqdm
 
+    from simulator import KernelSource
     from validation.compare.serving import validate_serving
     from validation.compare.serving_runs import SHIPPED
 
@@ -225,7 +230,8 @@ def _serving(args) -> dict:
             bar.total = total
             bar.update(done - bar.n)
 
-        result = validate_serving(path, progress=progress).as_dict()
+        result = validate_serving(path, progress=progress,
+                                  kernels=KernelSource(args.kernels)).as_dict()
     if not args.json:
         print_table(f"Serving runs of {path}: predicted vs measured (mean TTFT and TPOT; "
                     "! queueing beyond what the concurrency explains)",

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from hwspecs.registry import load_system
+from simulator.core.measured_pricing import KernelSource
 from simulator.core.options import Options
 from simulator.parallel.plan import Plan
 from simulator.parallel.systems import system_for_gpus
@@ -115,9 +116,11 @@ def _grouped(rows: list[RowResult], key: Callable[[RowResult], str]) -> dict:
 
 def validate_serving(path: str | Path = SHIPPED, mode: str | None = None,
                      progress: Callable[[int, int], None] | None = None,
-                     rounds: int = ROUNDS, workers: int | None = None) -> ServingValidation:
+                     rounds: int = ROUNDS, workers: int | None = None,
+                     kernels: KernelSource = KernelSource.MODEL) -> ServingValidation:
     """Simulate every run of `path` (only `mode`'s, agg or disagg, when given), the runs of
-    one model on one of `workers` processes (default: one per CPU, at most WORKERS)."""
+    one model on one of `workers` processes (default: one per CPU, at most WORKERS), its
+    kernels priced by the fitted model or (`kernels`) from the measured tables."""
     runs = [r for r in read_runs(path) if mode is None or r.mode == mode]
     result = ServingValidation(source=str(path))
     setups = _setups(runs, result.skipped)
@@ -126,7 +129,7 @@ def validate_serving(path: str | Path = SHIPPED, mode: str | None = None,
         groups.setdefault(s.model, []).append(s)
     workers = min(workers or os.cpu_count() or 1, WORKERS, len(groups))
     done = 0
-    for outcomes in _map_groups(list(groups.values()), rounds, workers):
+    for outcomes in _map_groups(list(groups.values()), rounds, workers, kernels):
         for outcome in outcomes:
             (result.skipped if isinstance(outcome, Skip) else result.rows).append(outcome)
         done += len(outcomes)
@@ -141,11 +144,12 @@ def validate_serving(path: str | Path = SHIPPED, mode: str | None = None,
 WORKERS = 2
 
 
-def _map_groups(groups: list[list[RunSetup]], rounds: int, workers: int):
+def _map_groups(groups: list[list[RunSetup]], rounds: int, workers: int,
+                kernels: KernelSource = KernelSource.MODEL):
     """Each group's outcomes (rows or skips), as the groups finish: in this process, or on a
     pool of `workers` (the costliest groups first, each worker keeping its own cost cache)."""
     if workers <= 1:
-        cache = _Costs()
+        cache = _Costs(kernels)
         for g in groups:
             yield _group_outcomes(g, cache, rounds)
         return
@@ -154,7 +158,7 @@ def _map_groups(groups: list[list[RunSetup]], rounds: int, workers: int):
 
     groups = sorted(groups, key=_weight, reverse=True)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = [pool.submit(_run_group, g, rounds) for g in groups]
+        futures = [pool.submit(_run_group, g, rounds, kernels) for g in groups]
         for f in as_completed(futures):
             yield f.result()
 
@@ -166,10 +170,11 @@ def _weight(group: list[RunSetup]) -> float:
 _WORKER_CACHE: _Costs | None = None
 
 
-def _run_group(group: list[RunSetup], rounds: int) -> list[RowResult | Skip]:
+def _run_group(group: list[RunSetup], rounds: int,
+               kernels: KernelSource = KernelSource.MODEL) -> list[RowResult | Skip]:
     global _WORKER_CACHE
-    if _WORKER_CACHE is None:
-        _WORKER_CACHE = _Costs()
+    if _WORKER_CACHE is None or _WORKER_CACHE.kernels is not kernels:
+        _WORKER_CACHE = _Costs(kernels)
     return _group_outcomes(group, _WORKER_CACHE, rounds)
 
 
@@ -222,7 +227,8 @@ class _Costs:
     """Iteration costs shared by the runs of one replica setup and prompt-length bucket, and
     each model's tensor-parallel plan (read once)."""
 
-    def __init__(self):
+    def __init__(self, kernels: KernelSource = KernelSource.MODEL):
+        self.kernels = kernels
         self.costs: dict[tuple, IterationCost] = {}
         self.tp_plans: dict[str, object] = {}
         self.max_context = 1
@@ -236,7 +242,7 @@ class _Costs:
 
     def pool(self, setup: RunSetup, worker: Worker, prompt: int, max_ctx: int) -> Pool:
         options = Options(precision=setup.precision, engine=setup.engine,
-                          tp_plan=self.tp_plan(setup.model))
+                          tp_plan=self.tp_plan(setup.model), kernels=self.kernels)
         system = system_for_gpus(setup.system, worker.gpus)
         plan = Plan(tp=worker.tp, ep=worker.ep, attn_dp=worker.attn_dp)
         spec, config, _ = replica_setup(setup.model, system, plan, options, kv_auto=False)
