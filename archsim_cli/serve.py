@@ -9,6 +9,7 @@ import sys
 from archsim_cli.args import (
     add_attn_dp,
     add_json,
+    add_kernels,
     add_model,
     add_precision,
     add_pricing,
@@ -105,6 +106,7 @@ def register(sub) -> None:
                    default="round_robin")
     add_precision(p, weights=True)
     add_pricing(p, ideal=False)
+    add_kernels(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--csv", default=None, help="write the per-request table to this CSV file")
     p.add_argument("--timeline-csv", default=None,
