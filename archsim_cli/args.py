@@ -151,14 +151,8 @@ def precision_specs(args: argparse.Namespace) -> tuple[str, ...]:
     from simulator import Precision
 
     get = vars(args).get
-    out = []
-    for d in get("dtype") or (DEFAULT_DTYPE,):
-        for w in get("weights_dtype") or (None,):
-            for k in get("kv_dtype") or (None,):
-                spec = Precision.parse(d, weights=w, kv=k).spec
-                if spec not in out:
-                    out.append(spec)
-    return tuple(out)
+    return Precision.combinations(get("dtype") or (DEFAULT_DTYPE,), get("weights_dtype"),
+                                  get("kv_dtype"))
 
 
 def add_pricing(p: argparse.ArgumentParser, ideal: bool = True) -> None:

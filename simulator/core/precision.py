@@ -88,11 +88,28 @@ class Precision:
             parts.append(f"kv={self.kv_cache.value}")
         return "/".join(parts)
 
+    @classmethod
+    def combinations(cls, computes, weights=(None,), kvs=(None,)) -> tuple[str, ...]:
+        """Every compute x weights x KV combination, as `spec` texts, each once; None (or
+        "same", "auto") leaves an axis at its default."""
+        out: list[str] = []
+        for d in computes:
+            for w in weights or (None,):
+                for k in kvs or (None,):
+                    spec = cls.parse(d, weights=_axis(w), kv=_axis(k)).spec
+                    if spec not in out:
+                        out.append(spec)
+        return tuple(out)
+
     def weight_bytes_per_element(self) -> float:
         """Storage per weight; 2:4 sparsity keeps half the values plus 2 bits of index each."""
         if not self.sparse:
             return self.weights.bytes
         return 0.5 * (self.weights.bits + 2) / 8
+
+
+def _axis(value: str | None) -> str | None:
+    return None if value is None or str(value).strip().lower() in ("same", "auto") else value
 
 
 # Named precisions: name -> (weight format, compute format). As TensorRT-LLM's QuantAlgo
