@@ -15,20 +15,28 @@ from hwspecs.schema import RENT_BASIS
 Prices = tuple[tuple[str, float], ...]
 
 
-def rent_fields(device_names: list[str], key: str, where=None) -> Prices:
-    """One $/GPU-hour field per device (drawn in `where`, the sidebar by default); the
-    (device, price) pairs that differ from the specs' rents, sorted."""
+def _device(name: str):
+    """A device by name, or a system's device (systems price their devices' GPU-hours)."""
+    if name in state.device_choices():
+        return state.get_device(name)
+    from hwspecs.registry import load_system
+
+    return load_system(name).device
+
+
+def rent_fields(names: list[str], key: str, where=None) -> Prices:
+    """One $/GPU-hour field per device (`names`: devices or systems; drawn in `where`, the
+    sidebar by default); the (device, price) pairs that differ from the specs' rents."""
     where = where or st.sidebar
-    names = list(dict.fromkeys(device_names))
-    if not names:
+    with state.user_errors():
+        devices = {d.name: d for d in map(_device, names)}
+    if not devices:
         return ()
     out = []
     with where.expander("Prices ($ per GPU-hour)"):
         st.caption(f"Start at each spec's rent: {RENT_BASIS}. Change one to price at your "
                    "own rate (the CLI's --usd-per-gpu-hour DEVICE=USD).")
-        for name in names:
-            with state.user_errors():
-                d = state.get_device(name)
+        for name, d in devices.items():
             spec = d.rent_usd_per_hour
             k = f"{key}_{name}"
             state.default(k, float(spec or 0.0))

@@ -171,14 +171,16 @@ def system_choices() -> list[str]:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_batch: int,
-                 dtype: str, pricing: str, objective: str, train_tokens: float | None):
+                 dtype: str, pricing: str, objective: str, train_tokens: float | None,
+                 rents: tuple[tuple[str, float], ...] = ()):
     """The plan search of `archsim train --search` for these inputs, as the CLI calls it."""
     from simulator import CostOptions, Options, Precision, prepare, search_training, system_for_gpus
     from workloads.config import tp_plan_of
 
     system = system_for_gpus(system_ref, gpus)
     tp_plan = tp_plan_of(model_ref)
-    options = Options(precision=Precision.parse(dtype), cost=CostOptions(pricing=pricing),
+    options = Options(precision=Precision.parse(dtype),
+                      cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents),
                            tp_plan=tp_plan)
     prep = prepare(workload(model_ref, "train", 1, seq, 0), system, options)
     return system, search_training(prep, gpus, global_batch, objective,
@@ -188,14 +190,15 @@ def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_ba
 @st.cache_resource(max_entries=16, show_spinner=False)
 def capacity_plan(model_ref: str, qps: float, input_len: str, output_len: str, ttft_s: float,
                   tpot_s: float, hardware: tuple[str, ...], tps: tuple[int, ...],
-                  precisions: tuple[str, ...], requests: int, pricing: str):
+                  precisions: tuple[str, ...], requests: int, pricing: str,
+                  rents: tuple[tuple[str, float], ...] = ()):
     """`archsim plan-capacity` for these inputs (default scheduler, seed 0)."""
     from simulator import CapacityQuery, CostOptions, Slo, parse_length, plan_capacity
 
     return plan_capacity(CapacityQuery(
         model=model_ref, qps=qps, input_len=parse_length(input_len),
         output_len=parse_length(output_len), slo=Slo(ttft_s, tpot_s), hardware=hardware,
-        tps=tps, precisions=precisions, requests=requests, cost=CostOptions(pricing=pricing)))
+        tps=tps, precisions=precisions, requests=requests, cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents)))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages import png, scenario, state, tables
+from app_pages import png, prices, scenario, state, tables
 from archsim_cli.defaults import DEFAULT_SYSTEM
 
 DTYPES = ("bf16", "fp16", "fp8")
@@ -63,9 +63,10 @@ def _inputs() -> dict:
     tokens_b = c[2].number_input("Train on (billion tokens)", 0.0, 1e6, key="in_tr_tokens_b",
                                  help="0: leave out time and cost to train.")
     top = int(c[3].number_input("Plans shown", 1, 1000, key="in_tr_top"))
+    rents = prices.rent_fields([system], "in_tr_rent", where=st)
     return {"system": system, "gpus": gpus, "seq": seq, "batch": batch, "dtype": dtype,
             "objective": objective, "pricing": pricing, "tokens": tokens_b * 1e9 if tokens_b > 0 else None,
-            "top": top}
+            "top": top, "rents": rents}
 
 
 def _best(best, tokens: float | None) -> None:
@@ -109,7 +110,7 @@ def render() -> None:
     with st.spinner("Tracing the training step and searching plans..."), state.user_errors():
         system, result = state.train_search(model, inp["system"], inp["gpus"], inp["seq"],
                                             inp["batch"], inp["dtype"], inp["pricing"],
-                                            inp["objective"], inp["tokens"])
+                                            inp["objective"], inp["tokens"], inp["rents"])
     st.caption(f"{inp['gpus']} x {system.device.display_name} ({system.name}): "
                f"{len(result.ranked)} feasible plans of {result.evaluated}, ranked by "
                f"{result.objective}.")

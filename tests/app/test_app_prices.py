@@ -28,3 +28,19 @@ def test_compare_prices_each_device_at_the_rent_in_its_field(make_app):
     assert h100["latency (ms)"] == before["h100-sxm"]["latency (ms)"]
     assert mi["$/1M tokens"] == before["mi300x"]["$/1M tokens"]
     assert any("rents set here: h100-sxm" in c.value for c in at.caption)
+
+
+def test_training_costs_follow_the_rent_field(make_app):
+    from tests.app.test_app_training import _training
+
+    at = _training(make_app)
+    field = at.number_input(key="in_tr_rent_h100-sxm")
+    rent = load_device("h100-sxm").rent_usd_per_hour
+    assert field.value == pytest.approx(rent)
+    before = at.dataframe[0].value
+    field.set_value(rent / 2).run()
+    assert not at.exception
+    after = at.dataframe[0].value
+    assert list(after["plan"]) == list(before["plan"])                # throughput ranking
+    assert list(after["cost to train ($)"]) == pytest.approx(list(before["cost to train ($)"] / 2))
+    assert list(after["step time (s)"]) == list(before["step time (s)"])
