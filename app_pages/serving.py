@@ -14,13 +14,15 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import png, scenario, state, tables
+from app_pages import png, prices, scenario, state, tables
 
 ENGINES = ("none", "trtllm", "vllm", "sglang")
 
 DEFAULT_HW = ["h100-sxm", "mi300x"]
 TPS = (1, 2, 4, 8)
 PRECISIONS = ("bf16", "fp8", "fp16")
+WEIGHT_CHOICES = ("same", "fp8", "int4", "nvfp4", "mxfp4")
+KV_CHOICES = ("auto", "bf16", "fp8")
 MS = 1e3
 
 
@@ -60,7 +62,18 @@ def _traffic_inputs() -> dict:
     c = st.columns(3)
     hw = c[0].multiselect("Hardware", state.system_choices(), key="in_sv_hw")
     tps = c[1].multiselect("TP degrees", TPS, key="in_sv_tps")
-    dtypes = c[2].multiselect("Precisions", PRECISIONS, key="in_sv_dtypes")
+    dtypes = c[2].multiselect("Precisions", PRECISIONS, key="in_sv_dtypes",
+                              help="compute formats (the weights too unless set below)")
+    state.default("in_sv_weights", ["same"])
+    state.default("in_sv_kvs", ["auto"])
+    c = st.columns(3)
+    weights = c[0].multiselect("Weights", WEIGHT_CHOICES, key="in_sv_weights",
+                               help="weight formats apart from the compute format (same: "
+                                    "the compute format)")
+    kvs = c[1].multiselect("KV cache", KV_CHOICES, key="in_sv_kvs",
+                           help="KV-cache formats apart from the compute format (auto: the "
+                                "compute format if 16 bits or wider, else bf16, as vLLM's "
+                                "auto: fp8 keeps a bf16 KV cache)")
     c = st.columns(4)
     qps = c[0].number_input("Requests/s", 0.0, 1e7, key="in_sv_qps")
     inp = c[1].text_input("Input length", key="in_sv_input",
@@ -72,10 +85,15 @@ def _traffic_inputs() -> dict:
     ttft = c[0].number_input("p99 TTFT target (ms)", 0.0, 1e7, key="in_sv_ttft_ms")
     tpot = c[1].number_input("p99 TPOT target (ms)", 0.0, 1e7, key="in_sv_tpot_ms")
     pricing = c[2].radio("Dollars from", ("rent", "tco"), key="in_sv_pricing", horizontal=True)
+    rents = prices.rent_fields(list(hw), "in_sv_rent", where=st)
+    from simulator import Precision
+
+    with state.user_errors():
+        dtypes = Precision.combinations(dtypes, tuple(weights), tuple(kvs)) if dtypes else ()
     return {"hw": tuple(hw), "tps": tuple(sorted(tps)), "dtypes": tuple(dtypes),
             "qps": float(qps), "input": inp.strip(), "output": out.strip(),
             "ttft_s": ttft / MS, "tpot_s": tpot / MS, "requests": requests,
-            "pricing": pricing}
+            "pricing": pricing, "rents": rents}
 
 
 def pareto_chart(frame: pd.DataFrame) -> go.Figure:
@@ -113,7 +131,8 @@ def _capacity(model: str, inp: dict):
             state.user_errors():
         plan = state.capacity_plan(model, inp["qps"], inp["input"], inp["output"],
                                    inp["ttft_s"], inp["tpot_s"], inp["hw"], inp["tps"],
-                                   inp["dtypes"], inp["requests"], inp["pricing"])
+                                   inp["dtypes"], inp["requests"], inp["pricing"],
+                                   inp["rents"])
     if plan.ranked:
         st.subheader("Options that hold the traffic, cheapest first")
         frame = capacity_frame(plan.ranked)
@@ -171,7 +190,8 @@ def _simulation(model: str, inp: dict, plan) -> None:
 def concurrency_sweep(model_ref: str, hardware: tuple[str, ...], tps: tuple[int, ...],
                       precisions: tuple[str, ...], concurrencies: tuple[int, ...],
                       input_len: str, output_len: str, engine: str, disagg: bool,
-                      ttft_s: float, tpot_s: float, pricing: str):
+                      ttft_s: float, tpot_s: float, pricing: str,
+                      rents: tuple[tuple[str, float], ...] = ()):
     """`archsim plan-capacity --concurrency ...` for these inputs."""
     from simulator import CostOptions, FrontierQuery, Slo, concurrency_frontier, parse_length
     from workloads.config import tp_plan_of
@@ -181,7 +201,8 @@ def concurrency_sweep(model_ref: str, hardware: tuple[str, ...], tps: tuple[int,
         concurrencies=concurrencies, input_len=parse_length(input_len),
         output_len=parse_length(output_len), engine=None if engine == "none" else engine,
         modes=("agg", "disagg") if disagg else ("agg",), slo=Slo(ttft_s, tpot_s),
-        cost=CostOptions(pricing=pricing), tp_plan=tp_plan_of(model_ref)))
+        cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents),
+        tp_plan=tp_plan_of(model_ref)))
 
 
 def frontier_frame(points) -> pd.DataFrame:
@@ -260,7 +281,7 @@ def _sweep(model: str, inp: dict) -> None:
         with st.spinner("Running the closed loops..."):
             f = concurrency_sweep(model, inp["hw"], inp["tps"], inp["dtypes"], concs,
                                   inp["input"], inp["output"], engine, disagg, inp["ttft_s"],
-                                  inp["tpot_s"], inp["pricing"])
+                                  inp["tpot_s"], inp["pricing"], inp["rents"])
     if f.points:
         frame = frontier_frame(f.points)
         st.plotly_chart(frontier_chart(frame, inp["tpot_s"]), key="chart_frontier")

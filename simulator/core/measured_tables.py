@@ -242,7 +242,9 @@ def measured_kernels(device: str, engine: str, directory: str | Path | None = No
 
 @lru_cache(maxsize=16)
 def _built(csv: str, size: int, mtime_ns: int, device: str, engine: str) -> MeasuredKernels:
-    frame = pd.read_csv(csv, usecols=lambda c: c in _COLUMNS)
+    frame = pd.read_csv(csv, usecols=lambda c: c in _COLUMNS, low_memory=False,
+                        dtype={c: "string" for c in ("kernel", "op", "impl", "dtype",
+                                                     "kv_dtype")})
     grids = build_grids(frame)
     return MeasuredKernels(device, engine, source=csv, grids=grids,
                            checksum=f"{size}:{mtime_ns}")
