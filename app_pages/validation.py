@@ -126,6 +126,9 @@ def render() -> None:
     st.title("Validation")
     _measured()
     _published()
+    from app_pages import plan_check
+
+    plan_check.render_section()
 
 
 if __name__ == "__main__":   # st.navigation runs this file as the page script
