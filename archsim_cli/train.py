@@ -7,6 +7,7 @@ import argparse
 from archsim_cli.args import (
     add_gpus,
     add_json,
+    add_kernels,
     add_model,
     add_plan,
     add_precision,
@@ -57,6 +58,7 @@ def register(sub) -> None:
     p.add_argument("--no-overlap-dp", action="store_true",
                    help="do not hide DP gradient reduction behind backward")
     add_pricing(p)
+    add_kernels(p)
     add_search(p, "tp, pp, dp, ZeRO, micro-batch, and sp and recompute unless given")
     add_json(p)
     p.set_defaults(run=_run)

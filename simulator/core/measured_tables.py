@@ -29,16 +29,17 @@ import numpy as np
 import pandas as pd
 
 from hwspecs.dtypes import DType
-from simulator.core.arrays import CLASSES, DTYPES, KIND_CODE, OpArrays
+from simulator.core.arrays import CLASSES, DTYPES, KIND_CODE, PASS_CODE, OpArrays
 from simulator.core.measured_grid import LogGrid
 from simulator.core.precision import Precision
-from workloads.op import OpKind
+from workloads.op import OpKind, Pass
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "validation" / "data"
 RECORDS = "kernels-full.json"
 _GEMM, _PREFILL, _DECODE = (CLASSES.index(c) for c in
                             ("gemm", "attention_prefill", "attention_decode"))
 _GROUPED = KIND_CODE[OpKind.GROUPED_GEMM]
+_BACKWARD = PASS_CODE[Pass.BACKWARD]
 # Attention is interpolated over its 6 nearest measured shapes (leave-one-out on the H100
 # tables: 6 beats 4, 8 and 10), GEMMs and collectives over 2 (d + 1).
 # NB: prefill leaves the KV heads out of its coordinates: on the H100 tables adding them
@@ -58,6 +59,7 @@ class Fallback(enum.Enum):
     BATCHED = "a batched GEMM: the tables measure single GEMMs"
     GROUPED = "grouped GEMM: MoE experts are measured only as whole MoE layers"
     CONTEXT = "prefill over a cached context: the tables measure q_len = kv_len"
+    BACKWARD = "a backward kernel: the tables measure inference (forward) kernels"
     GPUS = "a collective over a GPU count nobody measured"
 
 
@@ -97,13 +99,16 @@ class MeasuredKernels:
         gemm = cls == _GEMM
         if gemm.any():
             self._gemm(a, gemm, compute, precision, seconds, reason)
+        backward = a.pass_ == _BACKWARD
+        reason[backward & ((cls == _PREFILL) | (cls == _DECODE))] = _CODE[Fallback.BACKWARD]
         for code, decode in ((_PREFILL, False), (_DECODE, True)):
-            rows = cls == code
+            rows = (cls == code) & ~backward
             if rows.any():
                 self._attention(a, rows, compute, traced, precision, decode, seconds, reason)
         return KernelLookup(seconds, reason)
 
     def _gemm(self, a, rows, compute, precision, seconds, reason) -> None:
+        # NB: a backward GEMM (input or weight gradient) is a GEMM of its own m, n, k.
         grouped = rows & (a.kind == _GROUPED)
         batched = rows & ~grouped & (a.batch > 1)
         reason[grouped] = _CODE[Fallback.GROUPED]
