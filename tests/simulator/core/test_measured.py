@@ -185,3 +185,13 @@ def test_grids_are_built_once_per_state_of_the_records(tmp_path):
     write_records(folder, pd.concat([gemm_records(), gemm_records("fp8")]))
     again = measured_kernels("h100-sxm", "trtllm", folder)
     assert again is not first and ("gemm", "fp8") in again.grids
+
+
+def test_training_gemms_are_looked_up_and_backward_attention_falls_back(tmp_path):
+    folder = write_records(tmp_path / "rec", gemm_records())
+    w = get_workload(config_path("tiny-llama"), "train", batch=1, seq=16, dtype=DType.BF16)
+    frame = workload_kernel_check(w, load_device("h100-sxm"), Options(
+        engine="trtllm", kernels=KernelSource.MEASURED, kernels_dir=str(folder)))
+    attention = frame[frame["kernel_class"].str.startswith("attention")]
+    assert Fallback.BACKWARD.value in set(attention["reason"])
+    assert (frame[frame["kernel_class"] == "gemm"]["source"] == "measured").any()
