@@ -195,3 +195,23 @@ def test_training_gemms_are_looked_up_and_backward_attention_falls_back(tmp_path
     attention = frame[frame["kernel_class"].str.startswith("attention")]
     assert Fallback.BACKWARD.value in set(attention["reason"])
     assert (frame[frame["kernel_class"] == "gemm"]["source"] == "measured").any()
+
+
+def test_the_plan_check_total_is_the_step_the_simulation_prices():
+    # Committed H100 trtllm records: the kernel table's priced total (covered kernels and TP
+    # all-reduces measured, the rest the model's) is the step time inference uses.
+    from simulator import Plan, plan_kernel_check, system_for_gpus
+    from simulator.inference.step import step_times
+
+    w = _tiny_decode()
+    system = system_for_gpus("dgx-h100", 2)
+    options = Options(engine="trtllm", kernels=KernelSource.MEASURED)
+    frame = plan_kernel_check(w, system, Plan(tp=2), options)
+    step = step_times(w, system, Plan(tp=2), options, options.profile_for(system.device))
+    assert float((frame["priced_s"] * frame["count"]).sum()) == pytest.approx(
+        float(step.time_s[0]), rel=1e-12)
+    model = step_times(w, system, Plan(tp=2), Options(engine="trtllm"),
+                       Options(engine="trtllm").profile_for(system.device))
+    assert float((frame["model_s"] * frame["count"]).sum()) == pytest.approx(
+        float(model.time_s[0]), rel=1e-12)
+    assert (frame[frame["kernel_class"] == "collective"]["source"] == "measured").all()
