@@ -44,3 +44,17 @@ def test_training_costs_follow_the_rent_field(make_app):
     assert list(after["plan"]) == list(before["plan"])                # throughput ranking
     assert list(after["cost to train ($)"]) == pytest.approx(list(before["cost to train ($)"] / 2))
     assert list(after["step time (s)"]) == list(before["step time (s)"])
+
+
+def test_serving_has_a_price_field_per_device_and_the_precision_axes(make_app):
+    # No TP degree chosen: the page draws its inputs and plans nothing (the plans themselves
+    # are test_app_serving's).
+    at = make_app(run=False, sv_hw=["dgx-h100", "mi300x"], sv_tps=[], sv_dtypes=["fp8"],
+                  sv_kvs=["auto", "fp8"])
+    at.run()
+    at.switch_page("app_pages/serving.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    labels = {n.label for n in at.number_input if n.key.startswith("in_sv_rent_")}
+    assert labels == {"h100-sxm", "mi300x"}                     # a system names its device
+    assert at.multiselect(key="in_sv_kvs").value == ["auto", "fp8"]
+    assert at.multiselect(key="in_sv_weights").value == ["same"]
