@@ -62,6 +62,7 @@ _EXPORTS = {
     "simulator.sweep.grid": ("Grid", "grid_from_dict"),
     "simulator.sweep.run": ("SweepRun", "load_grid", "load_results", "run_sweep"),
     "simulator.sweep.summary": ("AXES", "axes_of", "best_points", "pareto_front"),
+    "simulator.sweep.reprice": ("reprice", "sweep_rents"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 assert len(_WHERE) == sum(len(n) for n in _EXPORTS.values()), "a public name is listed twice"

@@ -75,6 +75,7 @@ class MeasuredKernels:
         self.device, self.engine, self.source = device, engine, source
         self.grids = grids or {}
         self.checksum = checksum
+        self._collective_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
     def __repr__(self) -> str:
         return f"MeasuredKernels({self.device}, {self.engine}, {len(self.grids)} grids)"
@@ -152,6 +153,16 @@ class MeasuredKernels:
         faster of NCCL's and the engine's own kernel where both were measured (engines pick
         by message size)."""
         sizes = np.asarray(sizes_bytes, dtype=float).reshape(-1)
+        key = (kind, gpus, sizes.tobytes())
+        hit = self._collective_cache.get(key)
+        if hit is None:
+            if len(self._collective_cache) > 4096:
+                self._collective_cache.clear()
+            hit = self._collective_cache[key] = self._collective(kind, sizes, gpus)
+        return hit[0].copy(), hit[1].copy()
+
+    def _collective(self, kind: str, sizes: np.ndarray, gpus: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
         best = np.full(len(sizes), np.nan)
         reason = np.full(len(sizes), _CODE[Fallback.NO_SET if not self.grids
                                            else Fallback.NO_TABLE], dtype=np.int8)
@@ -221,7 +232,7 @@ def records_folder(device: str, engine: str, directory: str | Path | None = None
     if not meta_path.is_file():
         raise ValueError(f"--kernels measured:{directory}: no imported records "
                          f"({RECORDS}) there")
-    meta = json.loads(meta_path.read_text())
+    meta = _meta(meta_path)
     if meta.get("device_ref") != device:
         raise ValueError(f"--kernels measured:{directory}: the records are of "
                          f"{meta.get('device_ref') or 'an unnamed device'}, not {device}")
@@ -231,18 +242,30 @@ def records_folder(device: str, engine: str, directory: str | Path | None = None
     return meta_path.parent
 
 
+def _meta(path: Path) -> dict:
+    return _read_meta(str(path), os.stat(path).st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _read_meta(path: str, mtime_ns: int) -> dict:
+    return json.loads(Path(path).read_text())
+
+
 def measured_kernels(device: str, engine: str, directory: str | Path | None = None
                      ) -> MeasuredKernels:
     """The grids of `device` under `engine` (empty where nothing was measured), built once per
     state of the records file."""
     folder = records_folder(device, engine, directory)
     if folder is None:
-        return MeasuredKernels(device, engine)
-    meta_path = folder / RECORDS
-    meta = json.loads(meta_path.read_text())
-    csv = folder / meta.get("csv", "kernels-full.csv")
+        return _nothing(device, engine)
+    csv = folder / _meta(folder / RECORDS).get("csv", "kernels-full.csv")
     st = os.stat(csv)
     return _built(str(csv), st.st_size, st.st_mtime_ns, device, engine)
+
+
+@lru_cache(maxsize=64)
+def _nothing(device: str, engine: str) -> MeasuredKernels:
+    return MeasuredKernels(device, engine)
 
 
 @lru_cache(maxsize=16)
