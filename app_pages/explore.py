@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages import png, state, tables
+from app_pages import png, prices, state, tables
 from simulator import AXES, axes_of, pareto_front
 
 _NOT_METRICS = {"chunk", "feasible", "error"}
@@ -149,6 +149,20 @@ def _point(shown: pd.DataFrame, picked: int | None) -> None:
                 "sweep_point", "ex_point", max_height=600)
 
 
+def _at_rents(frame: pd.DataFrame, folder: str) -> pd.DataFrame:
+    """The sweep's dollars at the rents in the price fields (each starts at the rent the
+    sweep was priced at)."""
+    from simulator import reprice, sweep_rents
+
+    pricing, used = sweep_rents(Path(folder).expanduser())
+    if pricing != "rent":
+        return frame
+    rents = prices.rent_fields(list(used), "in_ex_rent", start=used)
+    if rents:
+        st.caption("Dollars at the rents set under Prices" + prices.caption(rents)[1:] + ".")
+    return reprice(frame, Path(folder).expanduser(), dict(rents))
+
+
 def render() -> None:
     st.title("Explore a sweep")
     state.default("in_ex_folder", "")
@@ -158,6 +172,7 @@ def render() -> None:
         return
     with state.user_errors():
         frame = load(folder.strip())
+        frame = _at_rents(frame, folder.strip())
     metrics = metric_columns(frame)
     if frame.empty or not metrics:
         st.error(f"{folder} holds no sweep points.")

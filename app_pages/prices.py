@@ -24,9 +24,11 @@ def _device(name: str):
     return load_system(name).device
 
 
-def rent_fields(names: list[str], key: str, where=None) -> Prices:
+def rent_fields(names: list[str], key: str, where=None,
+                start: dict[str, float | None] | None = None) -> Prices:
     """One $/GPU-hour field per device (`names`: devices or systems; drawn in `where`, the
-    sidebar by default); the (device, price) pairs that differ from the specs' rents."""
+    sidebar by default), starting at `start`'s rent for it or else its spec's; the (device,
+    price) pairs that differ from where they started."""
     where = where or st.sidebar
     with state.user_errors():
         devices = {d.name: d for d in map(_device, names)}
@@ -37,14 +39,14 @@ def rent_fields(names: list[str], key: str, where=None) -> Prices:
         st.caption(f"Start at each spec's rent: {RENT_BASIS}. Change one to price at your "
                    "own rate (the CLI's --usd-per-gpu-hour DEVICE=USD).")
         for name, d in devices.items():
-            spec = d.rent_usd_per_hour
+            spec = (start or {}).get(name, d.rent_usd_per_hour)
             k = f"{key}_{name}"
             state.default(k, float(spec or 0.0))
             seen = d.sources.get("price.rent_usd_per_hour", "")
             usd = st.number_input(
                 f"{name}", min_value=0.0, max_value=1000.0, step=0.05, format="%.3f", key=k,
-                help=(f"spec: ${spec:.3f}/h, {d.rent_provider} on-demand list; {seen}"
-                      if spec is not None else
+                help=(f"spec: ${d.rent_usd_per_hour:.3f}/h, {d.rent_provider} on-demand "
+                      f"list; {seen}" if d.rent_usd_per_hour is not None else
                       "the spec has no rent (no cloud lists it): 0 leaves it unpriced"))
             if usd > 0 and (spec is None or abs(usd - spec) > 1e-9):
                 out.append((name, float(usd)))

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 from hwspecs.registry import load_device
+from tests.app import test_app_explore
+
+sweep_folder = test_app_explore.sweep_folder
 
 
 def _by_device(at) -> dict[str, dict]:
@@ -58,3 +61,18 @@ def test_serving_has_a_price_field_per_device_and_the_precision_axes(make_app):
     assert labels == {"h100-sxm", "mi300x"}                     # a system names its device
     assert at.multiselect(key="in_sv_kvs").value == ["auto", "fp8"]
     assert at.multiselect(key="in_sv_weights").value == ["same"]
+
+
+def test_explore_reprices_the_sweep_at_the_rent_in_its_field(make_app, sweep_folder):
+    at = test_app_explore._explore(make_app, ex_folder=sweep_folder)
+    rent = load_device("mi300x").rent_usd_per_hour
+    assert at.number_input(key="in_ex_rent_mi300x").value == pytest.approx(rent)
+    before = at.dataframe[0].value
+    at.number_input(key="in_ex_rent_mi300x").set_value(3 * rent).run()
+    assert not at.exception
+    after = at.dataframe[0].value
+    mi, h100 = after["device"] == "mi300x", after["device"] == "h100-sxm"
+    assert list(after.loc[mi, "usd_per_1m_tokens"]) == pytest.approx(
+        list(3 * before.loc[mi, "usd_per_1m_tokens"]))
+    assert list(after.loc[h100, "usd_per_1m_tokens"]) == list(before.loc[h100, "usd_per_1m_tokens"])
+    assert list(after["time_s"]) == list(before["time_s"])
