@@ -142,6 +142,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.timeline_csv:
         result.timeline_frame().to_csv(args.timeline_csv, index=False)
     m = result.metrics()
+    m = {**m, **_dollars(spec, m, (args.replicas + args.prefill_replicas) * spec.gpus)}
     if args.json:
         m = {**m, **priced_by(spec.system.device, spec.options)}
         print_json(m if settings is None else {**m, "engine": settings.as_dict()})
@@ -157,11 +158,31 @@ def _run(args: argparse.Namespace) -> int:
         ("preemptions", m["preemptions"]),
         ("KV cache per replica", f"{m['kv_capacity_tokens']:,} tokens"),
         ("peak KV-cache use", f"{result.timeline_frame()['kv_used_fraction'].max():.0%}"),
-        ("mean requests in system", f"{m['mean_in_system']:,.1f}")])
+        ("mean requests in system", f"{m['mean_in_system']:,.1f}"),
+        *_dollar_rows(m)])
     _print_engine(settings)
     say_priced_by(spec.system.device, spec.options)
     _warn_dropped(m["dropped_reasons"])
     return 0
+
+
+def _dollars(spec, m: dict, gpus: int) -> dict:
+    """The run's GPUs for an hour at its measured output rate: $/hour and $/1M output
+    tokens (busy power, as plan-capacity prices an option)."""
+    from simulator import summarize
+
+    hour = 3600.0
+    c = summarize(spec.system.device, hour, hour, m["output_tokens_per_s"] * hour,
+                  spec.options.cost, devices=gpus)
+    return {"gpus": gpus, "usd_per_hour": c.usd_per_hour,
+            "usd_per_1m_output_tokens": c.usd_per_1m_tokens}
+
+
+def _dollar_rows(m: dict) -> list[tuple[str, str]]:
+    from archsim_cli.format import money
+
+    return [(f"$/hour ({m['gpus']} GPUs)", money(m["usd_per_hour"])),
+            ("$/1M output tokens at this rate", money(m["usd_per_1m_output_tokens"]))]
 
 
 def _closed(args: argparse.Namespace) -> int:
@@ -178,6 +199,7 @@ def _closed(args: argparse.Namespace) -> int:
     if args.csv:
         _closed_frame(result).to_csv(args.csv, index=False)
     m = result.metrics()
+    m = {**m, **_dollars(spec, m, m["gpus"])}
     if args.json:
         m = {**m, **priced_by(spec.system.device, spec.options)}
         print_json(m if settings is None else {**m, "engine": settings.as_dict()})
@@ -194,7 +216,8 @@ def _closed(args: argparse.Namespace) -> int:
                     ("output tokens/s", f"{m['output_tokens_per_s']:,.0f}"),
                     ("requests/s", f"{m['requests_per_s']:,.3f}"),
                     ("GPUs", m["gpus"]), ("preemptions", m["preemptions"]),
-                    ("KV cache per replica", f"{m['kv_capacity_tokens']:,} tokens")])
+                    ("KV cache per replica", f"{m['kv_capacity_tokens']:,} tokens"),
+                    *_dollar_rows(m)])
     _print_engine(settings)
     say_priced_by(spec.system.device, spec.options)
     _warn_dropped(result.dropped_reasons())

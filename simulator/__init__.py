@@ -16,7 +16,7 @@ from typing import Any
 _EXPORTS = {
     # core: one device, the pricing core, the shared vocabulary
     "simulator.core.arrays": ("KINDS", "OpArrays", "to_arrays"),
-    "simulator.core.cost": ("CostOptions", "CostSummary", "PricingMode"),
+    "simulator.core.cost": ("CostOptions", "CostSummary", "PricingMode", "summarize"),
     "simulator.core.memory": ("Footprint", "Recompute"),
     "simulator.core.metrics": ("METRIC_NAMES", "Metrics"),
     "simulator.core.options": ("Options",),

@@ -124,3 +124,15 @@ def test_plan_capacity_axes_are_every_combination_and_its_rent_flag_parses():
     # a system names its device; the bare number prices every other device
     assert cost.rent_usd_per_s(load_device("mi300x")) * 3600 == pytest.approx(3)
     assert cost.rent_usd_per_s(load_device("h100-sxm")) * 3600 == pytest.approx(2.5)
+
+
+def test_serve_prices_its_gpus_at_the_rent(capsys, tiny_model):
+    argv = ("serve", "--model", tiny_model, "--system", "h100-sxm", "--replicas", "2",
+            "--qps", "5", "--duration", "5", "--input-len", "128", "--output-len", "16")
+    base = _json(capsys, *argv)
+    assert base["gpus"] == 2 and base["usd_per_hour"] == pytest.approx(2 * H100)
+    _assert_scaled(base, _json(capsys, *argv, "--usd-per-gpu-hour", "2"), 2 / H100)
+    closed = _json(capsys, "serve", "--model", tiny_model, "--system", "h100-sxm",
+                   "--concurrency", "4", "--requests", "12", "--input-len", "128",
+                   "--output-len", "16", "--usd-per-gpu-hour", "2")
+    assert closed["usd_per_hour"] == pytest.approx(2 * closed["gpus"])
