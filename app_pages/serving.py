@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import png, prices, scenario, state, tables
+from simulator import STEADY_STATE
 
 ENGINES = ("none", "trtllm", "vllm", "sglang")
 
@@ -57,7 +58,7 @@ def _traffic_inputs() -> dict:
                        ("in_sv_dtypes", ["bf16"]), ("in_sv_qps", 10.0),
                        ("in_sv_input", "512"), ("in_sv_output", "128"),
                        ("in_sv_ttft_ms", 500.0), ("in_sv_tpot_ms", 50.0),
-                       ("in_sv_requests", 200), ("in_sv_pricing", "rent")):
+                       ("in_sv_requests", STEADY_STATE.requests), ("in_sv_pricing", "rent")):
         state.default(key, value)
     c = st.columns(3)
     hw = c[0].multiselect("Hardware", state.system_choices(), key="in_sv_hw")
@@ -79,8 +80,10 @@ def _traffic_inputs() -> dict:
     inp = c[1].text_input("Input length", key="in_sv_input",
                           help="512, uniform:128:1024 or lognormal:512:0.5")
     out = c[2].text_input("Output length", key="in_sv_output", help="as the input length")
-    requests = int(c[3].number_input("Requests per simulation", 20, 100_000,
-                                     key="in_sv_requests"))
+    requests = int(c[3].number_input(
+        "Requests per replication", 20, 100_000, key="in_sv_requests",
+        help="each rate's steady-state estimate, as `archsim plan-capacity --requests`: "
+             + STEADY_STATE.describe()))
     c = st.columns(3)
     ttft = c[0].number_input("p99 TTFT target (ms)", 0.0, 1e7, key="in_sv_ttft_ms")
     tpot = c[1].number_input("p99 TPOT target (ms)", 0.0, 1e7, key="in_sv_tpot_ms")

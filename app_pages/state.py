@@ -192,13 +192,24 @@ def capacity_plan(model_ref: str, qps: float, input_len: str, output_len: str, t
                   tpot_s: float, hardware: tuple[str, ...], tps: tuple[int, ...],
                   precisions: tuple[str, ...], requests: int, pricing: str,
                   rents: tuple[tuple[str, float], ...] = ()):
-    """`archsim plan-capacity` for these inputs (default scheduler, seed 0)."""
-    from simulator import CapacityQuery, CostOptions, Slo, parse_length, plan_capacity
+    """`archsim plan-capacity` for these inputs (default scheduler, seed 0, the CLI's
+    steady-state estimate `STEADY_STATE` with `requests` per replication)."""
+    from dataclasses import replace
+
+    from simulator import (
+        STEADY_STATE,
+        CapacityQuery,
+        CostOptions,
+        Slo,
+        parse_length,
+        plan_capacity,
+    )
 
     return plan_capacity(CapacityQuery(
         model=model_ref, qps=qps, input_len=parse_length(input_len),
         output_len=parse_length(output_len), slo=Slo(ttft_s, tpot_s), hardware=hardware,
-        tps=tps, precisions=precisions, requests=requests, cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents)))
+        tps=tps, precisions=precisions, steady=replace(STEADY_STATE, requests=requests),
+        cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents)))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -42,8 +42,10 @@ _EXPORTS = {
     "simulator.inference.request": ("InferenceReport", "InferenceWorkloads", "decode_context",
                                     "simulate_inference"),
     # serving and capacity
-    "simulator.serving.capacity": ("CapacityPlan", "CapacityQuery", "Candidate",
+    "simulator.serving.capacity": ("CapacityPlan", "CapacityQuery", "Candidate", "Refusal",
                                    "plan_capacity"),
+    "simulator.serving.capacity_cost": ("OUTLIER_COST_RATIO", "OUTLIER_REPLICAS"),
+    "simulator.serving.steady_state": ("STEADY_STATE", "SteadyState"),
     "simulator.serving.closed_loop": ("ClosedLoop", "ClosedLoopResult", "Pool",
                                       "simulate_closed_loop"),
     "simulator.serving.engines": ("EngineSettings", "SERVING_ENGINES", "engine_settings",

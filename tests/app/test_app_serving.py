@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from simulator.serving.capacity import CapacityQuery, plan_capacity
 from simulator.serving.lengths import parse_length
 from simulator.serving.replica import ReplicaSpec
 from simulator.serving.simulation import Slo, Traffic, simulate_serving
+from simulator.serving.steady_state import STEADY_STATE
 from tests.app import expected
 
 QPS, REQUESTS = 40.0, 60
@@ -33,7 +36,8 @@ def _plan(model: str, ttft_s: float = 0.5, tpot_s: float = 0.05):
     return plan_capacity(CapacityQuery(
         model=model, qps=QPS, input_len=parse_length("256"),
         output_len=parse_length("uniform:8:32"), slo=Slo(ttft_s, tpot_s),
-        hardware=("h100-sxm", "mi300x"), tps=(1, 2), precisions=("bf16",), requests=REQUESTS))
+        hardware=("h100-sxm", "mi300x"), tps=(1, 2), precisions=("bf16",),
+        steady=replace(STEADY_STATE, requests=REQUESTS)))
 
 
 def test_ranked_options_and_simulation_equal_the_api(make_app, small_model):

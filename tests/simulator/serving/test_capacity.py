@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
 import archsim
 from simulator.parallel.plan import Plan
 from simulator.parallel.systems import system_for_gpus
-from simulator.serving.capacity import CapacityQuery, meets_slo, plan_capacity, simulate_at
+from simulator.serving.capacity import CapacityQuery, Refusal, plan_capacity
 from simulator.serving.iteration_cost import IterationCost
 from simulator.serving.lengths import parse_length
 from simulator.serving.replica import ReplicaSpec
 from simulator.serving.simulation import Slo
+from simulator.serving.steady_state import STEADY_STATE, measure
 from tests.cli.test_training_cli import TINY_LLAMA
 from tests.simulator.serving import serving_fixtures
 
@@ -26,7 +28,7 @@ tiny_model = serving_fixtures.tiny_model
 def _query(model, qps=20000.0, slo=SLO, hardware=("h100-sxm", "a100-sxm-80gb"), tps=(1, 2, 3)):
     return CapacityQuery(model=model, qps=qps, input_len=parse_length("uniform:32:256"),
                          output_len=parse_length("uniform:8:64"), slo=slo, hardware=hardware,
-                         tps=tps, requests=200)
+                         tps=tps, steady=replace(STEADY_STATE, requests=300))
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +58,10 @@ def test_the_rate_found_is_held_and_a_little_more_is_not(plan, tiny_model):
     q = plan.query
     spec = ReplicaSpec(tiny_model, system_for_gpus(c.hardware, c.tp), Plan(tp=c.tp))
     cost = IterationCost(spec, q.input_len.max_tokens + q.output_len.max_tokens)
-    assert meets_slo(simulate_at(spec, cost, q, c.max_rate_per_replica), q.slo)
-    assert not meets_slo(simulate_at(spec, cost, q, c.max_rate_per_replica * (1 + q.rel_tol) * 1.01),
-                      q.slo)
+    held = measure(spec, cost, q.load, c.max_rate_per_replica, q.steady)
+    assert held.holds(q.slo) and held.ttft.high_s <= q.slo.ttft_s
+    more = measure(spec, cost, q.load, c.max_rate_per_replica * (1 + q.rel_tol) * 1.01, q.steady)
+    assert not more.holds(q.slo)
 
 
 def test_the_pareto_front_is_not_dominated(plan):
@@ -73,7 +76,7 @@ def test_an_slo_nothing_meets_says_so_and_shows_the_best_reachable(tiny_model):
     p = plan_capacity(_query(tiny_model, slo=Slo(ttft_s=1e-6, tpot_s=1e-6), tps=(1, 2)))
     assert not p.ranked
     best = p.best_reachable()
-    assert best.kind == "slo" and "at any rate" in best.reason and best.ttft_p99_s > 1e-6
+    assert best.kind is Refusal.SLO and "SLO at any load" in best.reason and best.ttft_p99_s > 1e-6
     assert best.ttft_p99_s == min(c.ttft_p99_s for c in p.refused)
 
 
@@ -83,7 +86,7 @@ def test_a_model_too_big_for_the_memory_is_refused_for_memory(tmp_path):
     # 2 x 200M x 256 bf16 embedding parameters: about 200 GB.
     (folder / "config.json").write_text(json.dumps({**TINY_LLAMA, "vocab_size": 200_000_000}))
     p = plan_capacity(_query(str(folder), hardware=("h100-sxm",), tps=(1,)))
-    assert not p.ranked and p.refused[0].kind == "memory" and "GB" in p.refused[0].reason
+    assert not p.ranked and p.refused[0].kind is Refusal.MEMORY and "GB" in p.refused[0].reason
 
 
 @pytest.mark.parametrize("qps", [0.0, -1.0])
