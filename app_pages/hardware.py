@@ -10,7 +10,7 @@ import streamlit as st
 from app_pages import state, tables
 from archsim_cli.defaults import DEFAULT_DEVICE
 from hwspecs.dtypes import DType
-from hwspecs.schema import DeviceSpec
+from hwspecs.schema import RENT_BASIS, DeviceSpec
 
 _TFLOPS, _GB, _TBPS = 1e12, 1e9, 1e12
 
@@ -31,7 +31,9 @@ def device_frame(names: list[str]) -> pd.DataFrame:
             "bf16 TFLOP/s": _peak(d, DType.BF16), "fp8 TFLOP/s": _peak(d, DType.FP8),
             "fp4 TFLOP/s": _peak(d, DType.FP4), "memory (GB)": d.mem_capacity_bytes / _GB,
             "bandwidth (TB/s)": d.mem_bw_bytes_per_s / _TBPS, "TDP (W)": d.tdp_w,
-            "rent ($/h)": d.rent_usd_per_hour, "purchase ($)": d.purchase_price_usd,
+            "rent ($/h)": d.rent_usd_per_hour,
+            "rent from": d.rent_provider or d.not_sourced.get("price.rent_usd_per_hour", ""),
+            "purchase ($)": d.purchase_price_usd,
             "spec": "uploaded" if name in custom else "shipped",
         })
     return pd.DataFrame(rows)
@@ -98,6 +100,7 @@ def render() -> None:
         hide = ("vendor",) + (() if state.custom_devices() else ("spec",))
         tables.show(frame, "devices", "devices", max_height=700, hide=hide,
                     widths={"device": "medium"})
+    st.caption(f"Rents: {RENT_BASIS}. Every page that ranks has a price field per device.")
     st.subheader("Every number and its source")
     state.default("in_hw_device", DEFAULT_DEVICE if DEFAULT_DEVICE in names else names[0])
     name = st.selectbox("Device", names, key="in_hw_device")

@@ -76,3 +76,14 @@ def test_explore_reprices_the_sweep_at_the_rent_in_its_field(make_app, sweep_fol
         list(3 * before.loc[mi, "usd_per_1m_tokens"]))
     assert list(after.loc[h100, "usd_per_1m_tokens"]) == list(before.loc[h100, "usd_per_1m_tokens"])
     assert list(after["time_s"]) == list(before["time_s"])
+
+
+def test_hardware_says_whose_list_each_rent_is(make_app):
+    at = make_app(run=False)
+    at.run()
+    at.switch_page("app_pages/hardware.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value.set_index("name")
+    assert table.loc["h100-sxm", "rent from"] == "CoreWeave"
+    assert table.loc["mi300x", "rent from"] == "TensorWave"
+    assert "no cloud" in table.loc["gaudi3", "rent from"]
