@@ -120,7 +120,7 @@ def _print_device(d) -> None:
 
 
 def _kind_of(path: str) -> str:
-    """device, system, profile or transfer widening, from what the file holds (a device when unreadable, so the
+    """device, system, profile, transfer widening or plan family errors, from what the file holds (a device when unreadable, so the
     loader reports the problem)."""
     from hwspecs.errors import SpecError
     from hwspecs.load import read_yaml
@@ -135,12 +135,14 @@ def _kind_of(path: str) -> str:
         return "profile"
     if "median_abs_error" in raw:
         return "transfer"
+    if "families" in raw:
+        return "plan families"
     return "device"
 
 
 def _validate_one(path: str) -> None:
     from hwspecs.registry import load_device, load_system
-    from simulator import check_profile_file, check_widening_file
+    from simulator import check_family_file, check_profile_file, check_widening_file
 
     if Path(path).is_dir():
         from hwspecs.errors import SpecError
@@ -154,6 +156,8 @@ def _validate_one(path: str) -> None:
         check_profile_file(path)
     elif kind == "transfer":
         check_widening_file(path)
+    elif kind == "plan families":
+        check_family_file(path)
     else:
         load_device(path if path.endswith((".yaml", ".yml")) else path + ".yaml")
 

@@ -60,7 +60,7 @@ _EXPORTS = {
     "simulator.planner.search": ("SearchResult", "TrainSpace", "search_inference",
                                  "search_training"),
     "simulator.planner.families": ("FAMILY_OFF_ABOVE", "FamilyError", "FamilyStatus",
-                                   "family_of", "plan_uncertainty"),
+                                   "check_family_file", "family_of", "plan_uncertainty"),
     "simulator.sweep.grid": ("Grid", "grid_from_dict"),
     "simulator.sweep.run": ("SweepRun", "load_grid", "load_results", "run_sweep"),
     "simulator.sweep.summary": ("AXES", "axes_of", "best_points", "pareto_front"),
