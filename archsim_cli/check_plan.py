@@ -1,6 +1,5 @@
 """`archsim check-plan`: one plan's kernels priced by the fitted model and from the measured
-GPU tables side by side, the largest disagreements first; and the `measured_share` lines
-`simulate` and `infer` print with `--kernels measured`."""
+GPU tables side by side, the largest disagreements first."""
 
 from __future__ import annotations
 
@@ -109,14 +108,3 @@ def _run(args: argparse.Namespace) -> int:
         ("measured share of the step", f"{totals['measured_share']:.1%}")])
     return 0
 
-
-def share_json(share: dict) -> dict:
-    """The measured-share keys of a result's JSON."""
-    return {k: share[k] for k in ("measured_share", "measured_share_by_class", "fell_back")}
-
-
-def say_share(share: dict) -> None:
-    """One line: how much of the answer the measurements priced, by class."""
-    by = ", ".join(f"{k} {v:.0%}" for k, v in share["measured_share_by_class"].items())
-    print(f"priced from measurements: {share['measured_share']:.1%} of the time ({by}); "
-          f"{len(share['fell_back'])} kernels fell back to the model")

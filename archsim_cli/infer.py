@@ -20,10 +20,10 @@ from archsim_cli.args import (
     request_of,
     whole,
 )
-from archsim_cli.check_plan import say_share, share_json
 from archsim_cli.defaults import DEFAULT_SYSTEM
 from archsim_cli.families import say_family_errors
 from archsim_cli.format import gpus_on, money, print_json, print_search, print_table, search_json
+from archsim_cli.measured_share import say_share, share_json
 from archsim_cli.provenance import priced_by, say_priced_by
 
 

@@ -14,9 +14,9 @@ from archsim_cli.args import (
     request_of,
     whole,
 )
-from archsim_cli.check_plan import say_share, share_json
 from archsim_cli.defaults import DEFAULT_DEVICE, DEFAULT_DEVICES
 from archsim_cli.format import money, print_json, print_memory, print_table, seconds
+from archsim_cli.measured_share import say_share, share_json
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
