@@ -37,6 +37,7 @@ from simulator import (  # noqa: E402
     simulate_inference,
     system_for_gpus,
 )
+from simulator.core.measured_pricing import forget_lookups  # noqa: E402
 from workloads import get_workload  # noqa: E402
 
 DATA = ROOT / "validation" / "data"
@@ -67,7 +68,7 @@ def _plans():
     return out
 
 
-def _time(fn, repeats: int = 5) -> float:
+def _time(fn, repeats: int = 7) -> float:
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
@@ -92,9 +93,14 @@ def speed() -> list[tuple]:
     start = time.perf_counter()
     measured_kernels("h100-sxm", "trtllm")
     build_s = time.perf_counter() - start
+    def first_lookup():
+        forget_lookups()                # every kernel looked up for the first time
+        infer(measured)()
+
     t_model = _time(infer(model))
-    first = _time(infer(measured), repeats=1)   # every kernel looked up for the first time
+    first = _time(first_lookup)
     t_measured = _time(infer(measured))
+    t_model = min(t_model, _time(infer(model)))
     device = load_device("h100-sxm")
     w = get_workload("llama-3.1-70b", "decode", batch=32, seq=1, context=2048,
                      dtype=DType.BF16)
@@ -103,6 +109,7 @@ def speed() -> list[tuple]:
                             rng.uniform(0.5, 2.0, size=(256, 2))])
     s_model = _time(lambda: device_metrics(w, device, model, variants))
     s_measured = _time(lambda: device_metrics(w, device, measured, variants))
+    s_model = min(s_model, _time(lambda: device_metrics(w, device, model, variants)))
     return [("build the H100 trtllm grids (once per records state)", f"{build_s:.2f} s", "-",
              "-"),
             (f"infer: {len(plans)} plans (8B/70B, batch 1-128, TP 1-8), first lookup",
@@ -129,7 +136,7 @@ def main() -> None:
     _table("Leave-one-out error of the interpolation (|interpolated / measured - 1| over the "
            "shapes the rest covers)",
            ["records", "class", "shapes", "covered", "median", "p90"], rows)
-    _table("Speed (best of 5, warm traces)", ["what", "model", "measured", "ratio"], timings)
+    _table("Speed (best of 7, warm traces)", ["what", "model", "measured", "ratio"], timings)
 
 
 if __name__ == "__main__":

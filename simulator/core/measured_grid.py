@@ -6,7 +6,9 @@ were measured on, not a full product grid. `LogGrid` holds one such cloud: the s
 as log2 coordinates and log2 seconds as the value. A query shape is priced by a local linear
 fit in log space over its nearest measured shapes (weighted by inverse squared distance, a
 small ridge on the slopes so a flat neighbourhood falls back to their weighted mean): a power
-law (time ~ m x n x k) is reproduced exactly, and a measured shape returns its own time.
+law (time ~ m x n x k) is reproduced exactly, and a measured shape returns its own time. A
+table of one coordinate (a collective's message bytes) is the same fit over the two measured
+points around the query: piecewise linear in log-log.
 
 A query is covered when every coordinate lies inside the measured range widened by
 `MARGIN_LOG2` on each side and its nearest measured shape is at most `NEAREST_LOG2` away
@@ -79,6 +81,8 @@ class LogGrid:
         if len(q) == 0:
             empty = np.zeros(0)
             return Lookup(empty, empty.astype(bool), empty.astype(bool))
+        if self.points.shape[1] == 1 and len(self.points) >= 3:
+            return self._segments(q[:, 0], leave_out)
         k = min(self.neighbours + int(leave_out), len(self.points))
         dist, idx = self._tree.query(q, k=k)
         dist, idx = dist.reshape(len(q), k), idx.reshape(len(q), k)
@@ -90,6 +94,25 @@ class LogGrid:
         log2_s = _local_linear(self.points[idx] - q[:, None, :], self.values[idx], dist)
         inside = ((q >= self.lo - MARGIN_LOG2) & (q <= self.hi + MARGIN_LOG2)).all(axis=1)
         return Lookup(log2_s, inside, dist[:, 0] <= NEAREST_LOG2)
+
+
+    def _segments(self, q: np.ndarray, leave_out: bool) -> Lookup:
+        """One coordinate: linear in log space between the two measured points around each
+        query (the local fit over two neighbours, without the search), the end segments
+        extended beyond the range; `leave_out` prices each measured point from the points on
+        either side of it."""
+        x, y, n = self.points[:, 0], self.values, len(self.points)
+        if leave_out:
+            j = np.clip(np.searchsorted(x, q), 0, n - 1)      # each query's own point
+            lo = np.where(j == 0, 1, np.where(j == n - 1, n - 3, j - 1))
+            hi = np.where(j == 0, 2, np.where(j == n - 1, n - 2, j + 1))
+        else:
+            lo = np.clip(np.searchsorted(x, q) - 1, 0, n - 2)
+            hi = lo + 1
+        log2_s = y[lo] + (q - x[lo]) * (y[hi] - y[lo]) / (x[hi] - x[lo])
+        nearest = np.minimum(np.abs(q - x[lo]), np.abs(q - x[hi]))
+        inside = (q >= self.lo[0] - MARGIN_LOG2) & (q <= self.hi[0] + MARGIN_LOG2)
+        return Lookup(log2_s, inside, nearest <= NEAREST_LOG2)
 
 
 def _local_linear(offsets: np.ndarray, values: np.ndarray, dist: np.ndarray) -> np.ndarray:

@@ -109,6 +109,13 @@ def lookup(measured: MeasuredKernels, a: OpArrays, traced: DType, precision: Pre
     return hit[1]
 
 
+def forget_lookups() -> None:
+    """Drop the kept lookups (a benchmark timing the first lookup of every kernel)."""
+    _LOOKUPS.clear()
+    for _, profile in _PROFILES.values():
+        profile.measured._collective_cache.clear()
+
+
 _PROFILES: dict[tuple, tuple[EfficiencyProfile, MeasuredProfile]] = {}
 
 
