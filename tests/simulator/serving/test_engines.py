@@ -80,8 +80,9 @@ def test_replica_setup_passes_the_engine_and_keeps_the_kv_cache_in_bf16():
     assert spec.options.precision.weights is DType.FP8
     assert (spec.memory_rule, spec.memory_utilization) == ("total", 0.9)
     assert config == settings.scheduler
-    spec, _, _ = replica_setup("llama-3.1-8b", system, Plan(), options, kv_auto=False)
-    assert spec.options.precision.kv_cache is DType.FP8
+    fp8_kv = Options(precision=Precision.parse("fp8", kv="fp8"), engine="vllm")
+    spec, _, _ = replica_setup("llama-3.1-8b", system, Plan(), fp8_kv, kv_auto=False)
+    assert spec.options.precision.kv_cache is DType.FP8          # --kv-dtype fp8 asked
     spec, config, settings = replica_setup("llama-3.1-8b", system, Plan(),
                                            Options(), {"max_seqs": 8})
     assert settings is None and config == SchedulerConfig(max_seqs=8)
