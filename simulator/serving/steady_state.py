@@ -49,8 +49,9 @@ class SteadyState:
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"steady state: {name} must be a whole number >= 1, not {v!r}")
         if self.replications < 2 or self.max_replications < self.replications:
-            raise ValueError("steady state needs at least 2 replications, and no more than "
-                             "max_replications")
+            raise ValueError(f"steady state needs 2 <= replications <= max_replications "
+                             f"(--max-replications), not {self.replications} and "
+                             f"{self.max_replications}")
         if not (0 <= self.warmup_fraction and 0 <= self.drain_fraction
                 and self.warmup_fraction + self.drain_fraction < 0.9):
             raise ValueError("the warm-up and drain shares must be >= 0 and leave at least "
