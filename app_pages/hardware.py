@@ -32,7 +32,9 @@ def device_frame(names: list[str]) -> pd.DataFrame:
             "fp4 TFLOP/s": _peak(d, DType.FP4), "memory (GB)": d.mem_capacity_bytes / _GB,
             "bandwidth (TB/s)": d.mem_bw_bytes_per_s / _TBPS, "TDP (W)": d.tdp_w,
             "rent ($/h)": d.rent_usd_per_hour,
-            "rent from": d.rent_provider or d.not_sourced.get("price.rent_usd_per_hour", ""),
+            # the note on a part no cloud lists is in its spec table below: too wide here
+            "rent from": d.rent_provider or ("no cloud lists it" if d.rent_usd_per_hour is None
+                                             else ""),
             "purchase ($)": d.purchase_price_usd,
             "spec": "uploaded" if name in custom else "shipped",
         })
@@ -95,12 +97,16 @@ def render() -> None:
     st.subheader("Devices (dense matrix peaks)")
     with state.user_errors():
         frame = device_frame(names)
-        # The device names its vendor; "spec" only matters once a device is uploaded. The
-        # view leaves them out so prices and TDP fit the page (the CSV keeps them).
-        hide = ("vendor",) + (() if state.custom_devices() else ("spec",))
+        # The device names its vendor; "spec" only matters once a device is uploaded; whose
+        # list a rent is goes in the caption. The view leaves them out so prices and TDP fit
+        # the page (the CSV keeps them).
+        hide = ("vendor", "rent from") + (() if state.custom_devices() else ("spec",))
         tables.show(frame, "devices", "devices", max_height=700, hide=hide,
                     widths={"device": "medium"})
-    st.caption(f"Rents: {RENT_BASIS}. Every page that ranks has a price field per device.")
+        providers = frame[frame["rent from"] != ""].groupby("rent from")["name"].apply(list)
+        listed = "; ".join(f"{p}: {', '.join(n)}" for p, n in providers.items())
+    st.caption(f"Rents: {RENT_BASIS}. From {listed}. Every page that ranks has a price field "
+               "per device.")
     st.subheader("Every number and its source")
     state.default("in_hw_device", DEFAULT_DEVICE if DEFAULT_DEVICE in names else names[0])
     name = st.selectbox("Device", names, key="in_hw_device")
