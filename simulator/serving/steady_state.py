@@ -65,10 +65,14 @@ class SteadyState:
         return replace(self, requests=self.requests * factor)
 
     def describe(self) -> str:
-        return (f"p99 over {self.replications}-{self.max_replications} replications of "
-                f"{self.requests:,} requests, the first {self.warmup_fraction:.0%} of each "
-                f"discarded as warm-up; {self.confidence:.0%} interval, replications doubled "
-                f"until it is within {self.rel_precision:.0%} or clear of the SLO")
+        count = (f"{self.replications}" if self.max_replications <= self.replications
+                 else f"{self.replications}-{self.max_replications}")
+        doubled = ("" if self.max_replications <= self.replications else
+                   f", replications doubled until it is within {self.rel_precision:.0%} or "
+                   "clear of the SLO")
+        return (f"p99 over {count} replications of {self.requests:,} requests, the first "
+                f"{self.warmup_fraction:.0%} of each discarded as warm-up; "
+                f"{self.confidence:.0%} interval{doubled}")
 
 
 STEADY_STATE = SteadyState()
