@@ -101,5 +101,9 @@ def print_search(title: str, columns: Sequence[str], rows: list[Sequence[Any]],
     """A plan search's ranked table, then the refused plans by reason."""
     print_table(title, ["#", *columns], [(i + 1, *row) for i, row in enumerate(rows)],
                 right_align_from=2)
+    hidden = len(result.ranked) - len(rows)
+    if hidden > 0:
+        print(f"{hidden:,} more feasible plan(s) not shown (--top N shows more; --json lists "
+              "the top N too)")
     print_table("Refused plans", ["reason", "plans", "example"],
                 [(k, n, why) for k, n, why in result.refusal_counts()])

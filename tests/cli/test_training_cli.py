@@ -69,6 +69,9 @@ def test_train_search_with_tokens_gives_days_and_dollars_and_family_errors(capsy
     assert code == 0 and "days" in out and "$ to train" in out
     assert f"{ranked[0]['days']:,.1f}" in out
     assert "'!' marks a family" in out
+    feasible = json.loads(_run(capsys, *args, "--json")[1])["feasible"]
+    assert feasible > 3      # --top 3 hides the rest, and says how many
+    assert f"{feasible - 3:,} more feasible plan(s) not shown" in out
 
 
 def test_an_impossible_plan_is_one_line_and_exit_2(capsys, tiny):
