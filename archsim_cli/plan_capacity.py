@@ -9,6 +9,7 @@ from dataclasses import replace
 from archsim_cli.args import (
     add_attn_dp,
     add_json,
+    add_kernels,
     add_model,
     add_precision_axes,
     add_pricing,
@@ -53,6 +54,7 @@ def register(sub) -> None:
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="with --concurrency: draw tokens/s per GPU against per user here")
     add_pricing(p, ideal=False)
+    add_kernels(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--top", type=int, default=15)
     add_scheduler_args(p)
@@ -71,7 +73,8 @@ def _steady(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator import CapacityQuery, Slo, parse_length
+    from simulator import CapacityQuery, Slo, load_profile, parse_kernels, parse_length
+    from workloads.config import tp_plan_of
 
     if args.concurrency is not None:
         from archsim_cli.frontier import run_sweep
@@ -81,13 +84,17 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("plan-capacity needs --qps, --slo-ttft-p99 and --slo-tpot-p99, or "
                          "--concurrency for the concurrency sweep")
 
+    kernels, kernels_dir = parse_kernels(args.kernels)
     q = CapacityQuery(model=args.model, qps=args.qps, input_len=parse_length(args.input_len),
                       output_len=parse_length(args.output_len),
                       slo=Slo(args.slo_ttft_p99, args.slo_tpot_p99), hardware=args.hw,
                       tps=args.tp, precisions=precision_specs(args), steady=_steady(args),
                       attn_dps=tuple(args.attn_dp),
                       seed=args.seed, scheduler=scheduler_of(args),
-                      cost=cost_options_of(args))
+                      cost=cost_options_of(args), engine=args.engine,
+                      tp_plan=tp_plan_of(args.model) if args.model else None,
+                      kernels=kernels, kernels_dir=kernels_dir,
+                      profile=load_profile(args.profile) if args.profile else None)
     plan = _plan_with_progress(q, quiet=args.json)
     best = plan.best_reachable()
     shown = plan.ranked[:max(args.top, 0)]

@@ -227,11 +227,7 @@ def records_folder(device: str, engine: str, directory: str | Path | None = None
     if directory is None:
         folder = DATA_DIR / f"{device}-{engine}"
         return folder if (folder / RECORDS).is_file() else None
-    folder = Path(directory)
-    meta_path = folder / RECORDS if folder.is_dir() else folder
-    if not meta_path.is_file():
-        raise ValueError(f"--kernels measured:{directory}: no imported records "
-                         f"({RECORDS}) there")
+    meta_path = records_file(directory)
     meta = _meta(meta_path)
     if meta.get("device_ref") != device:
         raise ValueError(f"--kernels measured:{directory}: the records are of "
@@ -240,6 +236,16 @@ def records_folder(device: str, engine: str, directory: str | Path | None = None
         raise ValueError(f"--kernels measured:{directory}: the records were measured under "
                          f"{meta.get('engine') or 'no named engine'}, not {engine}")
     return meta_path.parent
+
+
+def records_file(directory: str | Path) -> Path:
+    """The imported records' metadata file in `directory` (refused where there is none)."""
+    folder = Path(directory)
+    meta_path = folder / RECORDS if folder.is_dir() else folder
+    if not meta_path.is_file():
+        raise ValueError(f"--kernels measured:{directory}: no imported records "
+                         f"({RECORDS}) there")
+    return meta_path
 
 
 def _meta(path: Path) -> dict:

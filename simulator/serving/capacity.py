@@ -18,8 +18,11 @@ from dataclasses import dataclass, field, replace
 
 from hwspecs.registry import load_system
 from simulator.core.cost import CostOptions
+from simulator.core.measured_pricing import KernelSource
+from simulator.core.measured_tables import records_file
 from simulator.core.options import Options
 from simulator.core.precision import Precision
+from simulator.core.profile import EfficiencyProfile
 from simulator.parallel.plan import Plan, PlanError
 from simulator.parallel.systems import system_for_gpus
 from simulator.serving.arrivals import check_rate
@@ -69,6 +72,11 @@ class CapacityQuery:
     seed: int = 0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     cost: CostOptions = field(default_factory=CostOptions)
+    engine: str | None = None           # whose fitted kernels price it (and its preset)
+    tp_plan: object = None              # the model's transformers TP plan
+    kernels: KernelSource = KernelSource.MODEL   # MEASURED: from the measured tables
+    kernels_dir: str | None = None
+    profile: EfficiencyProfile | None = None    # instead of each device's own
 
     def __post_init__(self) -> None:
         check_rate(self.qps)
@@ -232,7 +240,9 @@ def evaluate(q: CapacityQuery, hardware: str, tp: int, precision: str,
         return replace(base, kind=Refusal.SYSTEM, reason=str(e))
     base = replace(base, device=system.device.name)
     try:
-        options = Options(precision=Precision.parse(precision), cost=q.cost)
+        options = Options(precision=Precision.parse(precision), cost=q.cost, engine=q.engine,
+                          tp_plan=q.tp_plan, kernels=q.kernels, kernels_dir=q.kernels_dir,
+                          profile=q.profile)
         spec = ReplicaSpec(q.model, system, Plan(tp=tp, attn_dp=attn_dp, ep=ep), options)
         cost = IterationCost(spec, q.input_len.max_tokens + q.output_len.max_tokens)
     except PlanError as e:
@@ -292,6 +302,8 @@ def plan_capacity(q: CapacityQuery, progress=None) -> CapacityPlan:
     for hw in q.hardware:
         load_system(hw)         # an unknown name is the user's error, raised here
     model_facts(q.model)        # so is an unknown or broken model
+    if q.kernels is KernelSource.MEASURED and q.kernels_dir is not None:
+        records_file(q.kernels_dir)     # and a folder without records
     options = [(hw, tp, p, a) for hw in q.hardware for tp in q.tps for a in q.attn_dps
                for p in q.precisions]
     cands = []

@@ -58,3 +58,23 @@ def test_the_concurrency_sweep_writes_the_points_csv_and_chart(capsys, tiny_mode
 def test_neither_a_rate_nor_a_sweep_is_one_line(capsys, tiny_model):
     code, _, err = _run(capsys, "plan-capacity", "--model", tiny_model, "--hw", "h100-sxm")
     assert code == 2 and "--qps" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_engine_and_the_kernel_source_reach_the_capacity_plan(capsys, tiny_model, tmp_path):
+    # Before: plan-capacity's --engine set the scheduler only; kernels were always priced
+    # with the TensorRT-LLM profile.
+    base = ("plan-capacity", "--model", tiny_model, "--qps", "5", "--slo-ttft-p99", "1",
+            "--slo-tpot-p99", "0.1", "--hw", "h100-sxm", "--tp", "1", "--requests", "40",
+            "--max-replications", "4", "--max-seqs", "64", "--json")
+    latencies = {}
+    for engine in ("trtllm", "vllm"):
+        code, out, err = _run(capsys, *base, "--engine", engine)
+        assert code == 0, err
+        (best, *_) = json.loads(out)["ranked"]
+        latencies[engine] = (best["ttft_p99_s"], best["tpot_p99_s"])
+    assert latencies["trtllm"] != latencies["vllm"]
+    code, out, err = _run(capsys, *base, "--kernels", "measured", "--engine", "trtllm")
+    assert code == 0, err
+    code, out, err = _run(capsys, *base, "--kernels", f"measured:{tmp_path}")
+    assert code == 2 and not out
+    assert "no imported records" in err and len(err.strip().splitlines()) == 1
