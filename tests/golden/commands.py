@@ -54,7 +54,7 @@ COMMANDS: dict[str, list[str]] = {
 
 # Grids whose sweep rows the golden test holds fixed (examples/).
 GRIDS = ("grid.yaml", "grid-plans.yaml")
-# Keys that list every op: not held here (their sums are).
-DROP = {"ops"}
+# Keys not held here: every op (their sums are), and file paths (they name the checkout).
+DROP = {"ops", "path"}
 # new key -> old key, for keys the one vocabulary renamed.
 RENAMED: dict[str, str] = {}
