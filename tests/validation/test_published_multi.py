@@ -92,3 +92,17 @@ def test_gpt_fast_batch_1_decode(results):
     # More TP ranks decode faster, as measured (105 -> 328 tokens/s from 1 to 8 GPUs).
     by_tp = sorted(rows, key=lambda r: r.published)
     assert [r.predicted for r in by_tp] == sorted(r.predicted for r in by_tp)
+
+
+def test_a_kv_cache_format_the_source_names_is_the_one_priced():
+    """TensorRT-LLM's H100 FP8 rows ran an FP8 KV cache ("fp8 (fp8 KV cache)"); since the KV
+    cache stays bf16 under fp8 compute unless asked, the case must ask (it was lost once)."""
+    from simulator import Precision
+    from validation.compare.published_cases import inference_cases, read_rows
+
+    named = {r["case_id"] for r in read_rows("inference_throughput.csv")
+             if "fp8 kv cache" in r["precision"].lower()}
+    cases = {c.case_id: c for c in inference_cases()[0]}
+    assert named and named <= set(cases)
+    for cid in named:
+        assert Precision.parse(**cases[cid].precision).kv_cache.value == "fp8", cid

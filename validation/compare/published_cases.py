@@ -205,8 +205,11 @@ def training_cases() -> tuple[list[TrainCase], list[Skipped]]:
 
 
 def _precision(text: str) -> dict:
+    """The source's precision column as `Precision.parse` arguments; a KV-cache format it
+    names ("fp8 (fp8 KV cache)") is set apart, as the KV cache otherwise stays in bf16."""
     if text.startswith("fp8"):
-        return {"dtype": "fp8"}
+        return {"dtype": "fp8", "kv": "fp8"} if "fp8 kv cache" in text.lower() \
+            else {"dtype": "fp8"}
     if text.startswith("int8"):
         return {"dtype": "bf16", "weights": "int8"}
     if text.startswith("int4"):
