@@ -174,16 +174,22 @@ def _simulation(model: str, inp: dict, plan) -> None:
     cols[0].metric("Completed / dropped", f"{m['completed']} / {m['dropped']}")
     cols[1].metric("Output tokens/s", f"{m['output_tokens_per_s']:,.0f}")
     cols[2].metric("Goodput (req/s in SLOs)", f"{m['goodput_rps']:,.2f}")
-    cols[3].metric("KV cache per replica", f"{m['kv_capacity_tokens']:,} tokens")
+    # The label says the unit, so the value stays short enough for a quarter of the page.
+    cols[3].metric("KV cache per replica (tokens)", f"{m['kv_capacity_tokens']:,}")
     tables.show(percentile_frame(m), "serving_latency", "serving_latency")
     timeline = result.timeline_frame()
     fig = px.line(timeline, x="time_s", y="kv_used_fraction", color="replica",
                   title="KV-cache use over time", labels={"kv_used_fraction": "KV used",
                                                           "time_s": "time (s)"})
     st.plotly_chart(fig, key="chart_kv")
-    fig = px.line(timeline, x="time_s", y="queue", color="replica",
-                  title="Queue length over time", labels={"time_s": "time (s)"})
-    st.plotly_chart(fig, key="chart_queue")
+    if timeline["queue"].max() > 0:
+        fig = px.line(timeline, x="time_s", y="queue", color="replica",
+                      title="Queue length over time", labels={"time_s": "time (s)",
+                                                              "queue": "requests waiting"})
+        fig.update_yaxes(rangemode="tozero")
+        st.plotly_chart(fig, key="chart_queue")
+    else:   # a flat line at 0 on a -1..1 axis says less than this
+        st.caption("Queue length over time: no request waited at any time.")
     tables.show(timeline, "serving_timeline", "serving_timeline", max_height=250)
     tables.show(result.requests_frame(), "serving_requests", "serving_requests",
                 max_height=250)

@@ -73,6 +73,14 @@ def test_ranked_options_and_simulation_equal_the_api(make_app, small_model):
     assert np.allclose(timeline["kv_used_fraction"],
                        result.timeline_frame()["kv_used_fraction"], rtol=0, atol=0)
     assert at.metric[0].value == f"{m['completed']} / {m['dropped']}"
+    kv = at.metric[3]
+    assert (kv.label, kv.value) == ("KV cache per replica (tokens)", f"{m['kv_capacity_tokens']:,}")
+    # The queue chart is drawn only where a request waited (it was a flat line on -1..1).
+    charts = [c.proto.spec for c in at.get("plotly_chart")]
+    drawn = any("Queue length over time" in spec for spec in charts)
+    waited = result.timeline_frame()["queue"].max() > 0
+    assert drawn == waited
+    assert waited or any("no request waited" in c.value for c in at.caption)
 
 
 def test_unreachable_slo_names_the_best_reachable(make_app, small_model):
