@@ -12,15 +12,18 @@ import streamlit as st
 
 from app_pages import png, prices, scenario, state, tables
 from archsim_cli.defaults import DEFAULT_SYSTEM
+from archsim_cli.families import family_error_lines
 
 DTYPES = ("bf16", "fp16", "fp8")
 PLAN_FIELDS = ("tp", "pp", "dp", "zero", "micro-batch", "sp", "recompute")
 GB = 1e9
 
 
-def plans_frame(ranked, top: int) -> pd.DataFrame:
-    """The best `top` plans, one row each, in the units their headers name."""
+def plans_frame(ranked, top: int, uncertainty=()) -> pd.DataFrame:
+    """The best `top` plans, one row each, in the units their headers name; with the search's
+    `uncertainty`, each plan's family error as `archsim train --search` shows it."""
     rows = []
+    labels = [u.label() for u in uncertainty]
     for i, r in enumerate(ranked[:top]):
         p = r.plan
         rows.append({
@@ -32,6 +35,7 @@ def plans_frame(ranked, top: int) -> pd.DataFrame:
             "capacity (GB)": r.footprint.capacity_bytes / GB,
             "$/1M tokens": r.cost.usd_per_1m_tokens, "days to train": r.days,
             "cost to train ($)": r.usd,
+            **({"family err": labels[i]} if i < len(labels) else {}),
         })
     return pd.DataFrame(rows)
 
@@ -119,11 +123,16 @@ def render() -> None:
                  f"{system.name}; see the refused plans below.")
     else:
         _best(result.ranked[0], inp["tokens"])
-        frame = plans_frame(result.ranked, inp["top"])
+        frame = plans_frame(result.ranked, inp["top"], result.uncertainty)
         st.subheader("Best plans")
-        # The plan label names tp, pp, dp, ZeRO, micro-batch, sp and recompute: the view
-        # leaves their own columns out so the table fits the page (the CSV keeps them).
-        tables.show(frame, "training_plans", "train_plans", hide=PLAN_FIELDS)
+        # The plan label names tp, pp, dp, ZeRO, micro-batch, sp and recompute, and every plan
+        # has the same capacity: the view leaves those columns out so the table fits the page
+        # (the CSV keeps them).
+        tables.show(frame, "training_plans", "train_plans",
+                    hide=(*PLAN_FIELDS, "capacity (GB)"))
+        lines = family_error_lines(result.uncertainty[:inp["top"]])
+        if lines:
+            st.caption("  \n".join(line.strip() for line in lines))
         _chart(frame)
     st.subheader("Refused plans")
     tables.show(refused_frame(result), "refused_plans", "train_refused")

@@ -42,8 +42,10 @@ def test_top_plans_equal_the_search(make_app, small_model):
     want = _expected(small_model, "dgx-h100", 8, "throughput", 10e9)
     plans, refused = (d.value for d in at.dataframe)
     assert len(plans) == 5
-    for (_, row), r in zip(plans.iterrows(), want.ranked[:5], strict=True):
+    for (_, row), r, u in zip(plans.iterrows(), want.ranked[:5], want.uncertainty[:5],
+                              strict=True):
         assert row["plan"] == r.plan.label()
+        assert row["family err"] == u.label()      # as `archsim train --search` shows it
         assert row["step time (s)"] == expected.approx(r.step_time_s)
         assert row["MFU"] == expected.approx(r.mfu)
         assert row["memory/GPU (GB)"] == expected.approx(r.memory_bytes_per_gpu / 1e9)
