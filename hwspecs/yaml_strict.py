@@ -86,6 +86,19 @@ def load_file(path: str | Path, max_bytes: int, what: str = "file") -> Any:
     return load(read_text(path, max_bytes, what))
 
 
+def load_sourced(path: str | Path, what: str, key: str, shape: str) -> dict:
+    """A data table with its `source` (the calibration tables archsim writes): the mapping
+    under `key`; ValueError naming the file when it is unreadable or not of that shape."""
+    try:
+        raw = load_file(path, 1 << 20, what)
+    except (OSError, YamlRefused) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    table = raw.get(key) if isinstance(raw, dict) else None
+    if not isinstance(table, dict) or not str(raw.get("source", "")).strip():
+        raise ValueError(f"{path}: a {what} is a mapping with a 'source' and {shape}")
+    return table
+
+
 def _children(node: Node) -> list[Node]:
     if isinstance(node, SequenceNode):
         return list(node.value)

@@ -113,14 +113,8 @@ def check_widening_file(path) -> dict[str, float]:
     a mapping with a `source` and non-negative `median_abs_error` fractions."""
     from hwspecs import yaml_strict
 
-    try:
-        raw = yaml_strict.load_file(path, 1 << 20, "transfer file")
-    except (OSError, yaml_strict.YamlRefused) as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    errors = raw.get("median_abs_error") if isinstance(raw, dict) else None
-    if not isinstance(errors, dict) or not str(raw.get("source", "")).strip():
-        raise ValueError(f"{path}: a transfer file is a mapping with a 'source' and "
-                         "'median_abs_error' per kernel class")
+    errors = yaml_strict.load_sourced(path, "transfer file", "median_abs_error",
+                                      "'median_abs_error' per kernel class")
     bad = [k for k, v in errors.items()
            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v < 100]
     if bad:

@@ -112,14 +112,7 @@ def check_family_file(path) -> dict[str, FamilyError]:
     `source` and, per family, a case count, a median |error| >= 0 and its sources."""
     from hwspecs import yaml_strict
 
-    try:
-        raw = yaml_strict.load_file(path, 1 << 20, "plan family table")
-    except (OSError, yaml_strict.YamlRefused) as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    families = raw.get("families") if isinstance(raw, dict) else None
-    if not isinstance(families, dict) or not str(raw.get("source", "")).strip():
-        raise ValueError(f"{path}: a plan family table is a mapping with a 'source' and "
-                         "'families'")
+    families = yaml_strict.load_sourced(path, "plan family table", "families", "'families'")
     out = {}
     for name, entry in families.items():
         try:
