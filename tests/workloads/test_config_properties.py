@@ -56,14 +56,30 @@ def folder():
         yield Path(name)
 
 
+def _assert_one_line_naming(path: Path, exc: Exception) -> None:
+    message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
+    assert str(path) in message, message
+    assert "\n" not in message, message
+
+
+def _corrupted(data, text: bytes, longest: int, inserts) -> bytes:
+    """`text` with 1-3 random cuts (up to `longest` bytes) or insertions drawn from `inserts`."""
+    text = bytearray(text)
+    for _ in range(data.draw(st.integers(1, 3))):
+        at = data.draw(st.integers(0, len(text)))
+        if data.draw(st.booleans()):
+            del text[at:at + data.draw(st.integers(1, longest))]
+        else:
+            text[at:at] = data.draw(inserts)
+    return bytes(text)
+
+
 def _config_or_user_error(path: Path) -> None:
     try:
         data = read_config_file(path)
         hf_config(ModelConfig("fuzz", str(path), data))
     except USER_ERRORS as exc:
-        message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
-        assert str(path) in message, message
-        assert "\n" not in message, message
+        _assert_one_line_naming(path, exc)
 
 
 @SETTINGS
@@ -77,16 +93,11 @@ def test_random_config_edits_load_or_raise_a_user_error(folder, ops):
 @SETTINGS
 @given(data=st.data())
 def test_corrupted_config_text_loads_or_raises_a_user_error(folder, data):
-    text = bytearray(json.dumps(SMALL_CONFIG, indent=1).encode())
-    for _ in range(data.draw(st.integers(1, 3))):
-        at = data.draw(st.integers(0, len(text)))
-        if data.draw(st.booleans()):
-            del text[at:at + data.draw(st.integers(1, 20))]
-        else:
-            text[at:at] = data.draw(st.binary(min_size=1, max_size=6)
-                                    | st.sampled_from([b"{", b"]", b'"', b",", b"\xff", b"[" * 50]))
+    text = _corrupted(data, json.dumps(SMALL_CONFIG, indent=1).encode(), 20,
+                      st.binary(min_size=1, max_size=6)
+                      | st.sampled_from([b"{", b"]", b'"', b",", b"\xff", b"[" * 50]))
     path = folder / "config.json"
-    path.write_bytes(bytes(text))
+    path.write_bytes(text)
     _config_or_user_error(path)
 
 
@@ -97,9 +108,7 @@ def _grid_or_user_error(path: Path) -> None:
     try:
         load_grid(path)
     except USER_ERRORS as exc:
-        message = str(exc.args[0]) if isinstance(exc, LookupError) and exc.args else str(exc)
-        assert str(path) in message, message
-        assert "\n" not in message, message
+        _assert_one_line_naming(path, exc)
 
 
 @SETTINGS
@@ -113,15 +122,10 @@ def test_random_grid_edits_load_or_raise_a_user_error(folder, ops):
 @SETTINGS
 @given(data=st.data())
 def test_corrupted_grid_text_loads_or_raises_a_user_error(folder, data):
-    text = bytearray(EXAMPLE_GRID.read_bytes())
-    for _ in range(data.draw(st.integers(1, 3))):
-        at = data.draw(st.integers(0, len(text)))
-        if data.draw(st.booleans()):
-            del text[at:at + data.draw(st.integers(1, 40))]
-        else:
-            text[at:at] = data.draw(st.binary(min_size=1, max_size=8)
-                                    | st.sampled_from([b":", b"- ", b"{", b"]", b"\t", b"&a ",
-                                                       b"*a", b"!!", b"\n  x: 1\n", b"<<: *a"]))
+    text = _corrupted(data, EXAMPLE_GRID.read_bytes(), 40,
+                      st.binary(min_size=1, max_size=8)
+                      | st.sampled_from([b":", b"- ", b"{", b"]", b"\t", b"&a ", b"*a", b"!!",
+                                         b"\n  x: 1\n", b"<<: *a"]))
     path = folder / "grid.yaml"
-    path.write_bytes(bytes(text))
+    path.write_bytes(text)
     _grid_or_user_error(path)
