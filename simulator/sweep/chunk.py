@@ -10,7 +10,8 @@ from simulator.core.memory import Recompute
 from simulator.core.metrics import METRIC_NAMES
 from simulator.core.options import Options
 from simulator.core.variants import Variants
-from simulator.sweep.grid import SINGLE, ChunkKey, Grid, plan_label, variant_label
+from simulator.sweep.grid import ChunkKey, Grid, variant_label
+from simulator.sweep.grid_plans import SINGLE, plan_label
 from simulator.sweep.plans import PlanPoints
 from simulator.sweep.single import single_points
 

@@ -35,7 +35,8 @@ from simulator.core.variants import Variants
 from simulator.inference.step import kv_split, step_shards, step_times, weight_bytes_per_gpu
 from simulator.parallel.plan import Plan, check_plan
 from simulator.parallel.systems import system_for_gpus
-from simulator.sweep.grid import ChunkKey, Grid, PlanItem, plan_for
+from simulator.sweep.grid import ChunkKey, Grid
+from simulator.sweep.grid_plans import PlanItem, plan_for
 from simulator.sweep.plans_train import TrainPoints
 from workloads.op import Phase, Workload
 

@@ -19,12 +19,8 @@ from simulator.core.options import Options
 from simulator.inference.step import step_times
 from simulator.parallel.systems import system_for_gpus
 from simulator.sweep.chunk import evaluate_chunk
-from simulator.sweep.grid import (
-    grid_from_dict,
-    load_grid,
-    plan_for,
-    plan_label,
-)
+from simulator.sweep.grid import grid_from_dict, load_grid
+from simulator.sweep.grid_plans import plan_for, plan_label
 from simulator.training.step import evaluate, prepare
 from tests.cli.test_training_cli import TINY_LLAMA
 from workloads.config import tp_plan_of  # what `archsim infer` and `archsim train` use
@@ -236,7 +232,7 @@ def test_plans_are_canonical_and_part_of_the_fingerprint():
 
 
 def test_grid_plans_take_attention_dp_and_uneven_stages():
-    from simulator.sweep.grid import plan_label
+    from simulator.sweep.grid_plans import plan_label
 
     grid = grid_from_dict({**INFER, "models": ["gpt2"], "phases": ["decode"], "variants": {},
                            "precisions": ["bf16"], "devices": ["h100-sxm"],
