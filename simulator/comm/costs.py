@@ -156,10 +156,7 @@ def collective_overhead_s(profile: EfficiencyProfile, kind: str,
                           group_size: int | None = None) -> float:
     """The fixed cost of one collective call (launch and synchronization): the profile's
     fitted one for this collective (and group size), else its per-kernel overhead."""
-    fitted = {k.removeprefix("collective."): v for k, v in profile.overheads.items()
-              if k.startswith(f"collective.{kind}")}
-    value = profile.collective_value(fitted, kind, group_size)
-    return profile.overhead_for("collective") if value is None else value
+    return profile.collective_fixed_s(kind, group_size)
 
 
 # An engine's own all-reduce kernel (TensorRT-LLM, vLLM and SGLang each ship one: one or two
@@ -185,20 +182,27 @@ def _model_all_reduce_times(system: System, sizes: np.ndarray, group_size: int,
                             profile: EfficiencyProfile) -> np.ndarray:
     nccl = collective_times(system, "all_reduce", sizes, group_size, profile=profile) \
         + np.where(sizes > 0, collective_overhead_s(profile, "all_reduce", group_size), 0.0)
-    efficiency = profile.collective_value(profile.collective_efficiency, CUSTOM_ALL_REDUCE,
-                                          group_size)
+    efficiency = profile.collective_efficiency_for(CUSTOM_ALL_REDUCE, group_size)
     levels = system.levels
     if efficiency is None or not levels or group_size > levels[0].group_size:
         return nccl
-    inner = (replace(levels[0], efficiency=efficiency, latency_s=0.0),)
-    _, models = _models(inner, levels[0].group_size, system.name, "all_reduce",
-                        *check_group(group_size, 1), "ring")
-    ring = dict(models).get("ring")
+    ring = _engine_ring(levels[0], efficiency, system.name, group_size)
     if ring is None:
         return nccl
     custom = collective_overhead_s(profile, CUSTOM_ALL_REDUCE, group_size) \
         + ring.s_per_byte * sizes
     return np.where(sizes > 0, np.minimum(nccl, custom), 0.0)
+
+
+@lru_cache(maxsize=1024)
+def _engine_ring(level: LinkLevel, efficiency: float, system_name: str, group_size: int
+                 ) -> LinearCost | None:
+    """The engine's own all-reduce as a ring over the scale-up level at its fitted
+    efficiency, without the link's per-step latency (its fixed cost is the profile's)."""
+    inner = (replace(level, efficiency=efficiency, latency_s=0.0),)
+    _, models = _models(inner, level.group_size, system_name, "all_reduce",
+                        *check_group(group_size, 1), "ring")
+    return dict(models).get("ring")
 
 
 def _checked_sizes(sizes_bytes) -> np.ndarray:
@@ -215,8 +219,8 @@ def _group_models(system: System, kind: str, group_size: int, stride: int, algor
     levels = system.levels
     if profile is not None and (profile.collective_efficiency or profile.collective_latency_s):
         own = profile.fitted_on == system.device.name     # fitted on this very device
-        levels = _fitted_levels(levels, profile.collective_value(
-            profile.collective_efficiency, kind, size), profile.collective_latency_s, own)
+        levels = _fitted_levels(levels, profile.collective_efficiency_for(kind, size),
+                                profile.collective_latency_s, own)
     return _models(levels, system.num_devices, system.name, kind, size, stride, algorithm)
 
 

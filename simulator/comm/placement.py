@@ -111,6 +111,8 @@ def _place(levels: tuple[LinkLevel, ...], size: int, stride: int) -> Placement:
 
 def check_group(size: int, stride: int) -> tuple[int, int]:
     """(size, stride) as ints; a clear error where either is not a whole number >= 1."""
+    if type(size) is int and type(stride) is int and size >= 1 and stride >= 1:
+        return size, stride     # the common case, without the slower Integral check
     for name, value in (("group_size", size), ("stride", stride)):
         if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
             raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")

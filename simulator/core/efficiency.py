@@ -26,9 +26,12 @@ def _wave_efficiency(work_units: np.ndarray, processors: int) -> np.ndarray:
 
 def _tiles(p: EfficiencyProfile) -> tuple[np.ndarray, np.ndarray]:
     """(tile rows, tile columns) of every tile shape the library may pick, as (T, 1)."""
-    pairs = p.gemm_tiles or tuple((tm, p.gemm_tile_n) for tm in p.gemm_tile_m)
-    shape = np.array(pairs, dtype=float)
-    return shape[:, :1], shape[:, 1:]
+    def build() -> tuple[np.ndarray, np.ndarray]:
+        pairs = p.gemm_tiles or tuple((tm, p.gemm_tile_n) for tm in p.gemm_tile_m)
+        shape = np.array(pairs, dtype=float)
+        return shape[:, :1], shape[:, 1:]
+
+    return p.derived(("gemm_tiles",), build)
 
 
 def gemm_efficiency(m: np.ndarray, n: np.ndarray, k: np.ndarray, batch: np.ndarray,

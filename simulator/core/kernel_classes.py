@@ -23,16 +23,20 @@ def _ramp(x: np.ndarray, half: float) -> np.ndarray | float:
 
 
 def gemm_by_dtype(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...],
-                  processors: int | None, eff: np.ndarray) -> np.ndarray:
-    """GEMM rows of a dtype with its own values priced with them (`for_gemm_dtype`)."""
-    if not profile.gemm_by_dtype:
-        return eff
-    for j, d in enumerate(dtypes):
-        sub = profile.for_gemm_dtype(d)
-        if sub is not profile:
-            rows = (a.dtype_index == j) & ~a.is_attention
-            eff = np.where(rows, gemm_efficiency(a.m, a.n, a.k, a.batch, processors, sub), eff)
-    return eff
+                  processors: int | None) -> np.ndarray:
+    """Each GEMM row's efficiency, priced with its compute dtype's own values where the
+    profile has them (`for_gemm_dtype`), else the profile's; dtypes no matrix kernel runs in
+    are left out (their rows' values are never used)."""
+    def eff(p: EfficiencyProfile) -> np.ndarray:
+        return gemm_efficiency(a.m, a.n, a.k, a.batch, processors, p)
+
+    used = [(j, profile.for_gemm_dtype(d)) for j, d in enumerate(dtypes)
+            if a.dtype_codes[j] in a.matrix_dtype_codes]
+    own = [(j, sub) for j, sub in used if sub is not profile]
+    out = eff(profile) if len(own) < len(used) or not used else None
+    for j, sub in own:
+        out = eff(sub) if out is None else np.where(a.dtype_index == j, eff(sub), out)
+    return out
 
 
 def attention_scale(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
@@ -52,19 +56,27 @@ def overheads(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
     `dtypes` names the compute dtype of each code in `a.dtype_codes`."""
     if not profile.overheads:
         return None
-    table = np.zeros((len(CLASSES), len(dtypes)))
-    for c in a.classes_present:
-        for j, d in enumerate(dtypes):
-            table[c, j] = profile.overhead_for(CLASSES[c], d)
+    table, grouped = profile.derived(("overheads", a.classes_present, dtypes),
+                                      lambda: _overhead_table(profile, a.classes_present, dtypes))
     per_row = table[a.class_code, a.dtype_index]
-    o = profile.overheads
-    grouped = np.array([o.get(f"{GROUPED_GEMM}.{d}", o.get(GROUPED_GEMM, np.nan))
-                        for d in dtypes])
-    if np.isnan(grouped).all():
+    if grouped is None:
         return per_row
     own = grouped[a.dtype_index]
     rows = (a.kind == KIND_CODE[OpKind.GROUPED_GEMM]) & ~np.isnan(own)
     return np.where(rows, own, per_row)
+
+
+def _overhead_table(profile: EfficiencyProfile, classes: tuple[int, ...],
+                    dtypes: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(class x dtype fixed costs, each dtype's grouped-GEMM cost or None where none has one)."""
+    table = np.zeros((len(CLASSES), len(dtypes)))
+    for c in classes:
+        for j, d in enumerate(dtypes):
+            table[c, j] = profile.overhead_for(CLASSES[c], d)
+    o = profile.overheads
+    grouped = np.array([o.get(f"{GROUPED_GEMM}.{d}", o.get(GROUPED_GEMM, np.nan))
+                        for d in dtypes])
+    return table, None if np.isnan(grouped).all() else grouped
 
 
 def decode_row_s(a: OpArrays, profile: EfficiencyProfile, units: int | None

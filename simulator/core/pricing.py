@@ -27,7 +27,6 @@ from hwspecs.schema import DeviceSpec
 from simulator.core.arrays import DTYPES, OpArrays
 from simulator.core.efficiency import (
     attention_efficiency,
-    gemm_efficiency,
     memory_efficiency,
 )
 from simulator.core.kernel_classes import (
@@ -176,8 +175,7 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     pk = peaks(a, device, traced, precision)
     on_matrix = a.on_matrix
     units = device.compute_units
-    gemm = gemm_by_dtype(a, profile, pk.dtypes, units,
-                         gemm_efficiency(a.m, a.n, a.k, a.batch, units, profile))
+    gemm = gemm_by_dtype(a, profile, pk.dtypes, units)
     eff = np.where(a.is_attention,
                    attention_efficiency(a.m, a.n, a.k, a.batch, units, profile,
                                         a.visible_keys), gemm)

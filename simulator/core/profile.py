@@ -129,17 +129,39 @@ class EfficiencyProfile:
         values = self.gemm_by_dtype.get(dtype)
         if not values:
             return self
-        cache = self.__dict__.setdefault("_by_dtype", {})
-        if dtype not in cache:
-            cache[dtype] = replace(self, gemm_by_dtype={}, **{
-                k: tuple(tuple(t) for t in v) if k == "gemm_tiles" else v
-                for k, v in values.items()})
-        return cache[dtype]
+        return self.derived(("for_gemm_dtype", dtype), lambda: replace(
+            self, gemm_by_dtype={}, **{k: tuple(tuple(t) for t in v) if k == "gemm_tiles"
+                                       else v for k, v in values.items()}))
 
     def overhead_for(self, kernel_class: str, dtype: str = "") -> float:
         """The fixed cost of one kernel of a class (`class.dtype` first, then `class`)."""
         o = self.overheads
         return o.get(f"{kernel_class}.{dtype}", o.get(kernel_class, self.kernel_overhead_s))
+
+    def collective_fixed_s(self, kind: str, group_size: int | None = None) -> float:
+        """The fixed cost of one collective call (launch and synchronization): the fitted
+        one for this collective (and group size), else the per-kernel overhead."""
+        def fixed() -> float:
+            fitted = {k.removeprefix("collective."): v for k, v in self.overheads.items()
+                      if k.startswith(f"collective.{kind}")}
+            value = self.collective_value(fitted, kind, group_size)
+            return self.overhead_for("collective") if value is None else value
+
+        return self.derived(("collective_fixed_s", kind, group_size), fixed)
+
+    def collective_efficiency_for(self, kind: str, group_size: int | None) -> float | None:
+        """The scale-up link's fitted bandwidth efficiency for this collective (None: none)."""
+        return self.derived(("collective_efficiency", kind, group_size),
+                             lambda: self.collective_value(self.collective_efficiency, kind,
+                                                           group_size))
+
+    def derived(self, key: tuple, build):
+        """A value derived from this (frozen) profile's fields alone, built on first use and
+        kept by the profile: pricing asks the same lookups on every call."""
+        derived = self.__dict__.setdefault("_derived_values", {})
+        if key not in derived:
+            derived[key] = build()
+        return derived[key]
 
     def collective_value(self, table: Mapping[str, float], kind: str, group_size: int | None,
                          default: float | None = None) -> float | None:
