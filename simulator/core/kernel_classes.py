@@ -30,8 +30,8 @@ def gemm_by_dtype(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ..
     def eff(p: EfficiencyProfile) -> np.ndarray:
         return gemm_efficiency(a.m, a.n, a.k, a.batch, processors, p)
 
-    used = [(j, profile.for_gemm_dtype(d)) for j, d in enumerate(dtypes)
-            if a.dtype_codes[j] in a.matrix_dtype_codes]
+    used = [(j, profile.for_gemm_dtype(dtypes[j])) for j, code in enumerate(a.dtype_codes)
+            if code in a.matrix_dtype_codes]
     own = [(j, sub) for j, sub in used if sub is not profile]
     out = eff(profile) if len(own) < len(used) or not used else None
     for j, sub in own:
@@ -39,29 +39,29 @@ def gemm_by_dtype(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ..
     return out
 
 
-def attention_scale(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
-                    ) -> np.ndarray | None:
+def attention_scale(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...],
+                    index: np.ndarray) -> np.ndarray | None:
     """Per attention row: its dtype's attention fraction over the profile's single one."""
     at = profile.attention_fraction_by_dtype
     if not at:
         return None
     scale = np.array([at.get(d, profile.attention_fraction) for d in dtypes]) \
         / profile.attention_fraction
-    return np.where(a.is_attention, scale[a.dtype_index], 1.0)
+    return np.where(a.is_attention, scale[index], 1.0)
 
 
-def overheads(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...]
-              ) -> np.ndarray | None:
+def overheads(a: OpArrays, profile: EfficiencyProfile, dtypes: tuple[str, ...],
+              index: np.ndarray) -> np.ndarray | None:
     """Per row: the fixed cost of its class and dtype (None: the one per-kernel overhead).
-    `dtypes` names the compute dtype of each code in `a.dtype_codes`."""
+    `dtypes` names the compute dtypes, `index` each row's among them (`pricing.Peaks`)."""
     if not profile.overheads:
         return None
     table, grouped = profile.derived(("overheads", a.classes_present, dtypes),
                                       lambda: _overhead_table(profile, a.classes_present, dtypes))
-    per_row = table[a.class_code, a.dtype_index]
+    per_row = table[a.class_code, index]
     if grouped is None:
         return per_row
-    own = grouped[a.dtype_index]
+    own = grouped[index]
     rows = (a.kind == KIND_CODE[OpKind.GROUPED_GEMM]) & ~np.isnan(own)
     return np.where(rows, own, per_row)
 

@@ -101,6 +101,15 @@ class Precision:
                         out.append(spec)
         return tuple(out)
 
+    @property
+    def attention(self) -> DType:
+        """The format attention computes in: the KV cache's where it is wider than the
+        activations (FP8 GEMMs beside a BF16 cache run BF16 attention, as FlashAttention and
+        TensorRT-LLM's FMHA do: an FP8 kernel needs an FP8 cache), else the activations'
+        (a narrower cache is widened in the kernel)."""
+        kv, act = self.kv_cache, self.activations
+        return kv if kv.bits > act.bits else act
+
     def weight_bytes_per_element(self) -> float:
         """Storage per weight; 2:4 sparsity keeps half the values plus 2 bits of index each."""
         if not self.sparse:

@@ -24,7 +24,7 @@ import numpy as np
 
 from hwspecs.dtypes import DType
 from hwspecs.schema import DeviceSpec
-from simulator.core.arrays import DTYPES, OpArrays
+from simulator.core.arrays import DTYPE_CODE, DTYPES, OpArrays
 from simulator.core.efficiency import (
     attention_efficiency,
     memory_efficiency,
@@ -114,7 +114,7 @@ def dequant_flops(a: OpArrays, traced: DType, precision: Precision,
     if precision.weights is not precision.activations:
         # NB: dequantization runs on the vector units, serial with the matrix work.
         extra += a.weight_elements * profile.dequant_flops_per_element
-    if precision.kv_cache is not precision.activations:
+    if precision.kv_cache is not precision.attention:
         kv_elements = a.kv_read_bytes / traced.bytes
         extra += np.where(a.is_attention, kv_elements, 0.0) * profile.dequant_flops_per_element
     return extra
@@ -129,19 +129,28 @@ class Peaks:
     matrix_on_vector: np.ndarray
     vector: np.ndarray
     vector_on_matrix: np.ndarray
-    dtypes: tuple[str, ...]     # the compute dtype of each of `a.dtype_codes`
+    dtypes: tuple[str, ...]     # the compute dtypes: one per `a.dtype_codes`, then attention's
+    dtype_index: np.ndarray     # each row's index into `dtypes`
 
 
 def peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision) -> Peaks:
-    """Per dtype present, the device's figures, spread to the rows by one table lookup."""
+    """Per dtype present, the device's figures, spread to the rows by one table lookup.
+    Attention at the traced dtype computes in `precision.attention`, which may differ from
+    the other kernels' format (its own entry, after those of `a.dtype_codes`)."""
     if precision.weights.block_scaled and precision.weights is not precision.activations:
         device.check_weight_format(precision.weights)      # weight-only: W4A16, W4A8
     codes = a.dtype_codes
-    m_peak, m_vec, s_peak, v_peak, v_mat, names = [], [], [], [], [], []
-    for code in codes:
-        dtype = precision.activations if DTYPES[code] is traced else DTYPES[code]
-        names.append(dtype.value)
-        on_matrix = code in a.matrix_dtype_codes
+    formats = [precision.activations if DTYPES[c] is traced else DTYPES[c] for c in codes]
+    index = a.dtype_index
+    traced_code = DTYPE_CODE[traced]
+    if precision.attention is not precision.activations and traced_code in codes:
+        own = a.is_attention & (a.compute_dtype == traced_code)
+        if own.any():
+            formats.append(precision.attention)
+            index = np.where(own, len(codes), index)
+    on_unit = [c in a.matrix_dtype_codes for c in codes] + [True] * (len(formats) - len(codes))
+    m_peak, m_vec, s_peak, v_peak, v_mat = [], [], [], [], []
+    for dtype, on_matrix in zip(formats, on_unit, strict=True):
         dense, table = device.gemm_peak_entry(dtype) if on_matrix else (0.0, "matrix")
         m_peak.append(dense)
         m_vec.append(table == "vector")
@@ -150,15 +159,15 @@ def peaks(a: OpArrays, device: DeviceSpec, traced: DType, precision: Precision) 
         peak, table = device.vector_peak_entry(dtype)
         v_peak.append(peak)
         v_mat.append(table == "matrix")
-    i, on_matrix = a.dtype_index, a.on_matrix
-    matrix = np.where(on_matrix, np.array(m_peak)[i], 0.0)
-    matrix_on_vector = on_matrix & np.array(m_vec)[i]
+    on_matrix = a.on_matrix
+    matrix = np.where(on_matrix, np.array(m_peak)[index], 0.0)
+    matrix_on_vector = on_matrix & np.array(m_vec)[index]
     if precision.sparse:
         sparse_rows = on_matrix & (a.weight_elements > 0)
-        matrix = np.where(sparse_rows, np.array(s_peak)[i], matrix)
+        matrix = np.where(sparse_rows, np.array(s_peak)[index], matrix)
         matrix_on_vector = matrix_on_vector & ~sparse_rows
-    return Peaks(matrix, matrix_on_vector, np.array(v_peak)[i], np.array(v_mat)[i],
-                 tuple(names))
+    return Peaks(matrix, matrix_on_vector, np.array(v_peak)[index], np.array(v_mat)[index],
+                 tuple(f.value for f in formats), index)
 
 
 def _follow(base: np.ndarray, other: np.ndarray, own: np.ndarray, on_other: np.ndarray
@@ -179,7 +188,7 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     eff = np.where(a.is_attention,
                    attention_efficiency(a.m, a.n, a.k, a.batch, units, profile,
                                         a.visible_keys), gemm)
-    scale = attention_scale(a, profile, pk.dtypes)
+    scale = attention_scale(a, profile, pk.dtypes, pk.dtype_index)
     if scale is not None:
         eff = eff * scale
     moved = scaled_bytes(a, traced, precision)
@@ -211,7 +220,7 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
             / (bw * mem_eff)
     if variants is None:
         memory_s = memory_s[None, :]
-    per_class = overheads(a, profile, pk.dtypes)
+    per_class = overheads(a, profile, pk.dtypes, pk.dtype_index)
     overhead = profile.kernel_overhead_s if per_class is None else per_class
     if a.has_views:
         overhead = np.where(a.is_view, 0.0, overhead)

@@ -23,7 +23,7 @@ def _fixed_s(table: dict[str, float]) -> dict[tuple[str, str], float]:
     a = records_to_arrays(frame)
     profile = replace(default_profile(load_device("h100-sxm")), overheads=table)
     names = tuple(DTYPES[c].value for c in a.dtype_codes)
-    got = overheads(a, profile, names)
+    got = overheads(a, profile, names, a.dtype_index)
     keys = zip(frame["kernel"], frame["dtype"], strict=True)
     return dict(zip(keys, got.tolist(), strict=True))
 

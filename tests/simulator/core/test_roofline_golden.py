@@ -101,3 +101,32 @@ def test_sparse_2_4_uses_sparse_peak_for_weight_gemms():
         ideal=True, precision=Precision(sparse=True)))
     assert sparse.compute_s == pytest.approx(dense.compute_s / 2)
     assert DType.BF16.bits == 16 and not math.isnan(sparse.time_s)
+
+
+def _decode_attention(batch: int = 8, heads: int = 32, kv_len: int = 4096, d: int = 128):
+    from tests.simulator.transformer_synthetic import Arch, _attention
+
+    arch = Arch(layers=1, hidden=heads * d, heads=heads, kv_heads=heads)
+    return workload([_attention(arch, 0, batch, 1, kv_len, cached=True)], batch=batch, seq=1,
+                    context=kv_len)
+
+
+def test_attention_computes_in_the_wider_of_activations_and_kv_cache():
+    # FLOPs 4 x 8 x 32 x 4096 x 128 = 5.3687e8 (one query per sequence).
+    w = _decode_attention()
+    flops = 4 * 8 * 32 * 4096 * 128
+
+    def compute_s(spec: str) -> float:
+        return simulate(w, round_device(), Options(ideal=True,
+                                                   precision=Precision.parse(spec))).compute_s
+
+    # FP8 GEMMs beside a bf16 cache: attention runs bf16 (1e15), no widening of the cache.
+    assert compute_s("fp8/kv=bf16") == pytest.approx(flops / 1e15, rel=1e-9)
+    # An FP8 cache: FP8 attention (2e15).
+    assert compute_s("fp8/kv=fp8") == pytest.approx(flops / 2e15, rel=1e-9)
+    # bf16 compute over an FP8 cache: bf16 attention plus the cache widened on the vector
+    # units, 2 FLOP per K and V element read: 2 x (2 x 8 x 32 x 4096 x 128) / 1e14.
+    kv_elements = 2 * 8 * 32 * 4096 * 128
+    assert compute_s("bf16/kv=fp8") == pytest.approx(flops / 1e15 + 2 * kv_elements / 1e14,
+                                                     rel=1e-9)
+    assert Precision.parse("fp8/kv=bf16").attention is DType.BF16
