@@ -253,11 +253,13 @@ def add_search(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--top", type=whole(), default=10, help="plans to show with --search")
 
 
-def add_kernels(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kernels", default="model", metavar="model|measured[:DIR]",
+def add_kernels(p: argparse.ArgumentParser, default: str | None = "model",
+                grid: bool = False) -> None:
+    p.add_argument("--kernels", default=default, metavar="model|measured[:DIR]",
                    help="price kernels with the fitted model, or from the measurements of the "
                         "device under the engine where they cover a kernel (DIR: imported "
-                        "records; default the committed set), the model elsewhere")
+                        "records; default the committed set), the model elsewhere"
+                        + ("; default: the grid's 'kernels' key, else model" if grid else ""))
 
 
 def add_json(p: argparse.ArgumentParser) -> None:

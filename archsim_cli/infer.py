@@ -23,7 +23,7 @@ from archsim_cli.args import (
 from archsim_cli.defaults import DEFAULT_SYSTEM
 from archsim_cli.families import say_family_errors
 from archsim_cli.format import gpus_on, money, print_json, print_search, print_table, search_json
-from archsim_cli.measured_share import say_share, share_json
+from archsim_cli.measured_share import say_share, share_json, share_of
 from archsim_cli.provenance import priced_by, say_priced_by
 
 
@@ -63,7 +63,7 @@ def _workloads(args):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator import Plan, simulate_inference, system_for_gpus
+    from simulator import Plan, request_measured_share, simulate_inference, system_for_gpus
 
     pp, pp_layers = pipeline_of(args)
     if not args.search:
@@ -82,10 +82,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.search:
         return _search(args, ws, system, options)
     r = simulate_inference(ws, system, plan, options)
-    share = _share(ws, system, plan, options)
+    share = share_of(options, lambda: request_measured_share(ws, system, plan, options))
     if args.json:
         print_json({**r.summary(), **priced_by(system.device, options),
-                    **({} if share is None else share_json(share))})
+                    **share_json(share)})
         return 0
     print_table(f"{r.model} serving on {gpus_on(r.gpus, r.system)}: {plan.serving_label()}, batch "
                 f"{r.batch}, {r.input_len} in / {r.output_len} out", ["", "value"], [
@@ -101,18 +101,9 @@ def _run(args: argparse.Namespace) -> int:
                     ("$ per 1M output tokens", money(r.cost.usd_per_1m_tokens)),
                     ("$ per 1M input tokens", money(r.prefill_cost.usd_per_1m_tokens))])
     say_priced_by(system.device, options)
-    if share is not None:
-        say_share(share)
+    say_share(share)
     return 0
 
-
-def _share(ws, system, plan, options):
-    """The measured share of a `--kernels measured` answer (None with the model)."""
-    from simulator import KernelSource, request_measured_share
-
-    if options.kernels is not KernelSource.MEASURED:
-        return None
-    return request_measured_share(ws, system, plan, options)
 
 
 def _search(args, ws, system, options) -> int:

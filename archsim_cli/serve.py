@@ -18,6 +18,7 @@ from archsim_cli.args import (
 )
 from archsim_cli.defaults import DEFAULT_SERVING_SYSTEM
 from archsim_cli.format import print_json, print_table
+from archsim_cli.measured_share import say_share, share_json, share_of
 from archsim_cli.provenance import priced_by, say_priced_by
 
 ENGINE_HELP = ("--engine trtllm|vllm|sglang also sets that engine's scheduler defaults (each "
@@ -128,7 +129,7 @@ def _setup(args, tp: int):
 def _run(args: argparse.Namespace) -> int:
     if args.concurrency is not None:
         return _closed(args)
-    from simulator import Slo, Traffic, parse_length, simulate_serving
+    from simulator import Slo, Traffic, open_loop_measured_share, parse_length, simulate_serving
 
     traffic = Traffic(rate_per_s=args.qps, duration_s=args.duration, cv=args.cv,
                       input_len=parse_length(args.input_len),
@@ -143,8 +144,9 @@ def _run(args: argparse.Namespace) -> int:
         result.timeline_frame().to_csv(args.timeline_csv, index=False)
     m = result.metrics()
     m = {**m, **_dollars(spec, m, (args.replicas + args.prefill_replicas) * spec.gpus)}
+    share = share_of(spec.options, lambda: open_loop_measured_share(result, config.max_seqs))
     if args.json:
-        m = {**m, **priced_by(spec.system.device, spec.options)}
+        m = {**m, **priced_by(spec.system.device, spec.options), **share_json(share)}
         print_json(m if settings is None else {**m, "engine": settings.as_dict()})
         return 0
     _print_latencies(f"{args.model} on {_pools(args)}{args.replicas} x {spec.label}: "
@@ -162,6 +164,7 @@ def _run(args: argparse.Namespace) -> int:
         *_dollar_rows(m)])
     _print_engine(settings)
     say_priced_by(spec.system.device, spec.options)
+    say_share(share)
     _warn_dropped(m["dropped_reasons"])
     return 0
 
@@ -186,7 +189,13 @@ def _dollar_rows(m: dict) -> list[tuple[str, str]]:
 
 
 def _closed(args: argparse.Namespace) -> int:
-    from simulator import ClosedLoop, Pool, parse_length, simulate_closed_loop
+    from simulator import (
+        ClosedLoop,
+        Pool,
+        parse_length,
+        serving_measured_share,
+        simulate_closed_loop,
+    )
 
     loop = ClosedLoop(args.concurrency, parse_length(args.input_len),
                       parse_length(args.output_len), requests=args.requests, seed=args.seed)
@@ -200,8 +209,12 @@ def _closed(args: argparse.Namespace) -> int:
         _closed_frame(result).to_csv(args.csv, index=False)
     m = result.metrics()
     m = {**m, **_dollars(spec, m, m["gpus"])}
+    done = result.measured
+    share = share_of(spec.options, lambda: serving_measured_share(
+        spec, result.state.prompt[done], result.state.out[done],
+        min(loop.concurrency / args.replicas, config.max_seqs)))
     if args.json:
-        m = {**m, **priced_by(spec.system.device, spec.options)}
+        m = {**m, **priced_by(spec.system.device, spec.options), **share_json(share)}
         print_json(m if settings is None else {**m, "engine": settings.as_dict()})
         return 0
     _print_latencies(f"{args.model} on {_pools(args)}{args.replicas} x {spec.label}, "
@@ -220,6 +233,7 @@ def _closed(args: argparse.Namespace) -> int:
                     *_dollar_rows(m)])
     _print_engine(settings)
     say_priced_by(spec.system.device, spec.options)
+    say_share(share)
     _warn_dropped(result.dropped_reasons())
     return 0
 

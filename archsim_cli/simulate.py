@@ -16,7 +16,7 @@ from archsim_cli.args import (
 )
 from archsim_cli.defaults import DEFAULT_DEVICE, DEFAULT_DEVICES
 from archsim_cli.format import money, print_json, print_memory, print_table, seconds
-from archsim_cli.measured_share import say_share, share_json
+from archsim_cli.measured_share import say_share, share_json, share_of
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -67,13 +67,14 @@ def workload_of(args):
 
 def _simulate(args: argparse.Namespace) -> int:
     from hwspecs import load_device
-    from simulator import simulate
+    from simulator import measured_share, simulate, workload_kernel_check
 
     device = load_device(args.hw)
     options = request_of(args).options
     workload = workload_of(args)
     report = simulate(workload, device, options)
-    share = _share(workload, device, options)
+    share = share_of(options, lambda: measured_share(
+        workload_kernel_check(workload, device, options)))
     if args.plot:
         from archsim_cli.roofline_plot import plot_roofline
 
@@ -81,8 +82,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if args.json:
         out = report.summary()
         out["by_kind"] = report.by_kind().reset_index().to_dict(orient="records")
-        if share is not None:
-            out.update(share_json(share))
+        out.update(share_json(share))
         print_json(out)
         return 0
     _print_summary([report])
@@ -98,18 +98,9 @@ def _simulate(args: argparse.Namespace) -> int:
                     [(r["name"], r["kind"], r["layer"], seconds(r["time_s"]), r["bound"])
                      for _, r in ops.iterrows()])
     print(f"profile: {report.profile_origin}")
-    if share is not None:
-        say_share(share)
+    say_share(share)
     return 0
 
-
-def _share(workload, device, options):
-    """The measured share of a `--kernels measured` answer (None with the model)."""
-    from simulator import KernelSource, measured_share, workload_kernel_check
-
-    if options.kernels is not KernelSource.MEASURED:
-        return None
-    return measured_share(workload_kernel_check(workload, device, options))
 
 
 def _devices(spec: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from archsim_cli.args import add_json, whole
+from archsim_cli.args import add_json, add_kernels, whole
 from archsim_cli.format import print_json, print_table
 
 _FRONT_ROWS = 12
@@ -29,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--max-points", type=whole(), default=DEFAULT_MAX_POINTS, metavar="N",
                    help="refuse a grid of more points than this, saying how long it would "
                         f"take (default {DEFAULT_MAX_POINTS:,})")
+    add_kernels(p, default=None, grid=True)
     add_json(p)
     p.set_defaults(run=_sweep)
 
@@ -37,23 +38,27 @@ def _sweep(args: argparse.Namespace) -> int:
     from simulator import best_points, load_grid, pareto_front, run_sweep
 
     grid = load_grid(args.grid)
+    if args.kernels is not None:
+        grid = grid.with_kernels(args.kernels)
     estimate = grid.estimate()
     if grid.num_points > args.max_points:
         raise ValueError(f"{args.grid}: the grid asks for {estimate}; that is more than "
                          f"--max-points {args.max_points:,} (raise it to run anyway)")
     print(f"sweep: {estimate}", file=sys.stderr, flush=True)
+    _say_unmeasured(grid)
     run = run_sweep(grid, args.out, workers=args.workers, dask=args.dask,
                     progress=not args.no_progress)
     best, front = best_points(run.frame), pareto_front(run.frame)
     if args.json:
         print_json({"out": args.out, "points": len(run.frame), "chunks": run.chunks,
                     "computed_chunks": run.computed, "elapsed_s": run.elapsed_s,
-                    "points_per_s": run.points_per_s,
+                    "points_per_s": run.points_per_s, "kernels": grid.kernels,
+                    "unmeasured_devices": list(run.unmeasured),
                     "best": best.to_dict(orient="records"),
                     "pareto": front.to_dict(orient="records")})
         return 0
     print(f"{len(run.frame):,} points in {args.out} ({run.computed} of {run.chunks} chunks "
-          f"computed now, {run.elapsed_s:.1f} s)")
+          f"computed now, {run.elapsed_s:.1f} s); kernels priced by {grid.kernels}")
     print_table("Best point per model and metric",
                 ["model", "metric", "value", "phase", "batch", "seq/ctx", "device", "plan",
                  "precision", "variant"],
@@ -71,3 +76,14 @@ def _sweep(args: argparse.Namespace) -> int:
                       r.context or r.seq, r.device, r.plan, r.precision, r.variant)
                      for r in shown.itertuples()], right_align_from=0)
     return 0
+
+
+def _say_unmeasured(grid) -> None:
+    """Once, before the work: the devices the measurements do not cover (refuses a records
+    folder that holds none of a device's records)."""
+    from simulator import unmeasured_devices
+
+    missing = unmeasured_devices(grid)
+    if missing:
+        print(f"sweep: no measurements of {', '.join(missing)}: the fitted model prices "
+              "their points (kernels column 'model')", file=sys.stderr, flush=True)

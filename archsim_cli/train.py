@@ -32,6 +32,7 @@ from archsim_cli.format import (
     print_table,
     search_json,
 )
+from archsim_cli.measured_share import say_share, share_json, share_of
 from archsim_cli.provenance import priced_by, say_priced_by
 
 
@@ -86,7 +87,7 @@ def _plan(args, gpus: int | None):
 
 def _run(args: argparse.Namespace) -> int:
     from hwspecs.dtypes import DType
-    from simulator import evaluate, prepare, system_for_gpus
+    from simulator import evaluate, prepare, system_for_gpus, training_measured_share
     from workloads import get_workload
 
     pp, _ = pipeline_of(args)
@@ -102,12 +103,16 @@ def _run(args: argparse.Namespace) -> int:
     prep = prepare(workload, system, options)
     if args.search:
         return _search(args, prep, system)
-    report = evaluate(prep, _plan(args, args.gpus), args.tokens)
+    plan = _plan(args, args.gpus)
+    report = evaluate(prep, plan, args.tokens)
+    share = share_of(options, lambda: training_measured_share(prep, plan))
     if args.json:
-        print_json({**report.summary(), **priced_by(system.device, options)})
+        print_json({**report.summary(), **priced_by(system.device, options),
+                    **share_json(share)})
         return 0
     _print_report(report)
     say_priced_by(system.device, options)
+    say_share(share)
     return 0
 
 

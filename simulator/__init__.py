@@ -38,6 +38,7 @@ _EXPORTS = {
     "simulator.parallel.plan": ("Overlap", "Plan", "PlanError", "Schedule", "check_plan"),
     "simulator.parallel.systems": ("data_parallel", "system_for_gpus"),
     "simulator.training.step": ("TrainingReport", "evaluate", "prepare", "simulate_training"),
+    "simulator.training.kernel_check": ("training_measured_share",),
     "simulator.inference.kernel_check": ("plan_kernel_check", "request_measured_share"),
     "simulator.inference.request": ("InferenceReport", "InferenceWorkloads", "decode_context",
                                     "simulate_inference"),
@@ -53,6 +54,7 @@ _EXPORTS = {
     "simulator.serving.frontier": ("Frontier", "FrontierPoint", "FrontierQuery",
                                    "concurrency_frontier"),
     "simulator.serving.lengths": ("LengthDist", "parse_length"),
+    "simulator.serving.measured_share": ("open_loop_measured_share", "serving_measured_share"),
     "simulator.serving.replica": ("ReplicaSpec",),
     "simulator.serving.scheduler": ("SchedulerConfig",),
     "simulator.serving.simulation": ("ServingResult", "Slo", "Traffic", "simulate_serving"),
@@ -63,6 +65,7 @@ _EXPORTS = {
                                    "check_family_file", "family_of", "plan_uncertainty"),
     "simulator.sweep.grid": ("Grid", "grid_from_dict"),
     "simulator.sweep.run": ("SweepRun", "load_grid", "load_results", "run_sweep"),
+    "simulator.sweep.kernels": ("unmeasured_devices",),
     "simulator.sweep.summary": ("AXES", "axes_of", "best_points", "pareto_front"),
     "simulator.sweep.reprice": ("reprice", "sweep_rents"),
 }

@@ -9,13 +9,16 @@ total); TP all-reduces go the same way in `comm.costs.all_reduce_times`. Every o
 keeps the model's time, and `kernel_check` says which and why.
 
 NB: with V spec variants (sweeps, what-ifs) a covered kernel's measured time is scaled by each
-variant's model time over the unscaled device's: the measurement moves with the what-if.
+variant's model time over the unscaled device's: the measurement moves with the what-if. A
+what-if copy of a shipped device (`DeviceSpec.scaled`, or a spec file reusing its name) moves
+the same way: its measured times are scaled by its model time over the shipped device's.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -76,8 +79,9 @@ class MeasuredProfile(EfficiencyProfile):
             return times
         from simulator.core.pricing import KernelTimes, price
 
-        base = times.time_s[0] if variants is None else \
-            price(a, device, self.model, traced, precision).time_s[0]
+        measured_on = measured_spec(device)
+        base = times.time_s[0] if variants is None and measured_on is device else \
+            price(a, measured_on, self.model, traced, precision).time_s[0]
         ok = found.measured & (base > 0)
         ratio = np.where(ok, found.seconds / np.where(base > 0, base, 1.0), 1.0)
         return KernelTimes(compute_s=times.compute_s * ratio, memory_s=times.memory_s * ratio,
@@ -91,6 +95,22 @@ class MeasuredProfile(EfficiencyProfile):
         seconds, _ = self.measured.collective_s(kind, sizes_bytes, group_size)
         shaped = np.asarray(model_s, dtype=float)
         return np.where(np.isnan(seconds), shaped.reshape(-1), seconds).reshape(shaped.shape)
+
+
+def measured_spec(device: DeviceSpec) -> DeviceSpec:
+    """The spec of the device the measurements of `device.name` were taken on: the shipped
+    one where `device` is a what-if copy of it, else `device` itself."""
+    shipped = _shipped(device.name)
+    if shipped is None or shipped is device or shipped == device:
+        return device
+    return shipped
+
+
+@lru_cache(maxsize=64)
+def _shipped(name: str) -> DeviceSpec | None:
+    from hwspecs import device_names, load_device
+
+    return load_device(name) if name in device_names() else None
 
 
 _LOOKUPS: dict[tuple, tuple[OpArrays, KernelLookup]] = {}

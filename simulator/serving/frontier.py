@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 from hwspecs.registry import load_system
 from simulator.core.cost import CostOptions, power_w, usd_per_hour
+from simulator.core.measured_pricing import KernelSource
 from simulator.core.options import Options
 from simulator.core.precision import Precision
 from simulator.parallel.plan import Plan
@@ -50,6 +51,8 @@ class FrontierQuery:
     overrides: tuple[tuple[str, object], ...] = ()   # scheduler flags over the preset
     cost: CostOptions = field(default_factory=CostOptions)
     tp_plan: object = None              # the model's transformers TP plan
+    kernels: KernelSource = KernelSource.MODEL   # MEASURED: from the measured tables
+    kernels_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not self.hardware:
@@ -143,7 +146,7 @@ def _option(q: FrontierQuery, hw: str, tp: int, precision: str, mode: str
             ) -> list[FrontierPoint]:
     system = system_for_gpus(hw, tp * (2 if mode == "disagg" else 1))
     options = Options(precision=Precision.parse(precision), engine=q.engine, cost=q.cost,
-                      tp_plan=q.tp_plan)
+                      tp_plan=q.tp_plan, kernels=q.kernels, kernels_dir=q.kernels_dir)
     spec, config, _ = replica_setup(q.model, system, Plan(tp=tp), options, dict(q.overrides))
     max_ctx = q.input_len.max_tokens + q.output_len.max_tokens
     cost = IterationCost(spec, max_context=max_ctx, prompt_tokens=int(q.input_len.a))

@@ -20,6 +20,7 @@ from typing import Any
 from hwspecs import yaml_strict
 from hwspecs.scale import FACTOR_NAMES, ScaleFactors
 from simulator.core.cost import CostOptions
+from simulator.core.measured_pricing import KernelSource, parse_kernels
 from simulator.core.memory import Recompute
 from simulator.core.precision import Precision
 from simulator.sweep.grid_plans import SINGLE, PlanItem, read_plans
@@ -29,7 +30,8 @@ from workloads.op import Phase
 # A variant's factors are `hwspecs.ScaleFactors` fields (`link` scales every link level of a
 # plan's system: it changes nothing on one device).
 _LIST_KEYS = ("models", "phases", "batch", "seq", "context", "devices", "precisions")
-_KEYS = {*_LIST_KEYS, "variants", "plans", "ideal", "pricing", "recompute", "usd_per_gpu_hour"}
+_KEYS = {*_LIST_KEYS, "variants", "plans", "ideal", "pricing", "recompute", "usd_per_gpu_hour",
+         "kernels"}
 
 MAX_GRID_BYTES = 1_000_000      # a grid file is a few hundred bytes
 MAX_POINTS = 100_000_000        # refused when read: hours of work and tens of GB of results
@@ -65,6 +67,9 @@ class Grid:
     plans: tuple[PlanItem, ...] = (SINGLE,)
     # rent per GPU-hour replacing the specs': (("", 2.5),) every device, or per device name
     usd_per_gpu_hour: tuple[tuple[str, float], ...] = ()
+    # what prices a kernel: model, measured (the committed measurements where they cover it,
+    # the model elsewhere) or measured:DIR (imported records)
+    kernels: str = "model"
 
     def chunks(self) -> list[ChunkKey]:
         keys = []
@@ -100,6 +105,15 @@ class Grid:
     def cost_options(self) -> CostOptions:
         return CostOptions(pricing=self.pricing, usd_per_gpu_hour=self.usd_per_gpu_hour)
 
+    @property
+    def kernel_source(self) -> tuple[KernelSource, str | None]:
+        """(source, records folder or None) of `kernels`."""
+        return parse_kernels(self.kernels)
+
+    def with_kernels(self, text: str) -> Grid:
+        """This grid priced by `text` (`--kernels`: model, measured or measured:DIR)."""
+        return replace(self, kernels=_canonical_kernels(text))
+
     def scale_factors(self) -> list[ScaleFactors]:
         return [ScaleFactors.of(dict(v)) for v in self.variants]
 
@@ -119,6 +133,8 @@ class Grid:
         d = self.to_dict()
         if self.usd_per_gpu_hour:           # left out when unset: older results still resume
             d["usd_per_gpu_hour"] = [list(x) for x in self.usd_per_gpu_hour]
+        if self.kernels != "model":         # likewise
+            d["kernels"] = self.kernels
         return json.dumps(d, sort_keys=True)
 
 
@@ -184,6 +200,7 @@ def _grid_from_dict(raw: Any, where: str) -> Grid:
         pricing=str(raw.get("pricing", "rent")),
         recompute=Recompute.parse(str(raw.get("recompute", "none"))).value,
         plans=read_plans(raw["plans"], where) if "plans" in raw else (SINGLE,),
+        kernels=_kernels(raw.get("kernels", "model"), where),
     )
     try:   # the clear "unknown pricing" or "bad price" error
         grid = replace(grid, usd_per_gpu_hour=CostOptions(
@@ -274,6 +291,22 @@ def _variants(raw: Any, where: str) -> tuple[tuple[tuple[str, float], ...], ...]
                              f"multipliers, not {_short(values)}")
         axes.append([(factor, float(v)) for v in values])
     return tuple(tuple(combo) for combo in itertools.product(*axes))
+
+
+def _kernels(value: Any, where: str) -> str:
+    """`model`, `measured` or `measured:DIR`, as `--kernels` takes them."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where}: 'kernels' is model, measured or measured:DIR, not "
+                         f"{_short(value)}")
+    try:
+        return _canonical_kernels(value)
+    except ValueError as e:
+        raise ValueError(f"{where}: {str(e).replace('--kernels', 'kernels', 1)}") from None
+
+
+def _canonical_kernels(text: str) -> str:
+    source, folder = parse_kernels(text)
+    return source.value + (f":{folder}" if folder else "")
 
 
 def _rents(value: Any, where: str):

@@ -21,6 +21,7 @@ it is priced once per distinct `link` factor. The system of a plan is the device
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
@@ -37,6 +38,7 @@ from simulator.parallel.plan import Plan, check_plan
 from simulator.parallel.systems import system_for_gpus
 from simulator.sweep.grid import ChunkKey, Grid
 from simulator.sweep.grid_plans import PlanItem, plan_for
+from simulator.sweep.kernels import share_of
 from simulator.sweep.plans_train import TrainPoints
 from workloads.op import Phase, Workload
 
@@ -74,14 +76,29 @@ class PlanPoints:
                                                    for _ in options]
         points = []
         for o in options:
-            o = Options(precision=o.precision, ideal=o.ideal, profile=o.profile, cost=o.cost,
-                        recompute=o.recompute, tp_plan=self.tp_plan)
+            o = replace(o, tp_plan=self.tp_plan)
             try:
                 points.append((self._train.metrics(system, plan, o) if train
                                else self._infer(system, plan, o), ""))
             except ValueError as e:    # e.g. a precision the device has no peak for
                 points.append((Metrics.missing(n), str(e)))
         return plan.gpus, plan.dp * w.tokens, points
+
+    def measured_share(self, ref: str, item: PlanItem, options: Options) -> float:
+        """The share of one plan point's time the measurements priced (`sweep.kernels`)."""
+        from simulator.core.measured_pricing import measured_share
+        from simulator.inference.kernel_check import plan_kernel_check
+
+        key, o = self.key, replace(options, tp_plan=self.tp_plan)
+        plan = plan_for(item, key.phase, key.batch, self.grid.recompute)
+
+        def compute() -> dict:
+            system = system_for_gpus(ref, plan.gpus)
+            if key.phase is Phase.TRAIN:
+                return self._train.measured_share(system, plan, o)
+            return measured_share(plan_kernel_check(self.w, system, plan, o))
+
+        return share_of(compute)
 
     def _infer(self, system: System, plan: Plan, options: Options) -> Metrics:
         """`inference.step.step_times` for every variant (see the module doc)."""

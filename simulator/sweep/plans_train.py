@@ -15,6 +15,7 @@ from simulator.core.metrics import METRIC_NAMES, Metrics
 from simulator.core.options import Options
 from simulator.core.variants import Variants
 from simulator.parallel.plan import Plan
+from simulator.training.kernel_check import training_measured_share
 from simulator.training.slots import Prepared
 from simulator.training.step import TrainingReport, evaluate, prepare
 from workloads.op import Workload
@@ -39,15 +40,24 @@ class TrainPoints:
         keeps there depends on the links, the precision and the profile alone."""
         key = (system.name, system.levels, system.device.name, options.precision.label)
         if key not in self._views:
-            priced_key = (system.device.name, options.precision.label)
-            if priced_key not in self._priced:
-                self._priced[priced_key] = prepare(self.w, system, options, self.variants)
-            priced = self._priced[priced_key]
+            priced = self._prepared(system, options)
             comms: dict[float, dict] = {}
             self._views[key] = [
                 priced.for_variant(i, system.scaled(f), comms.setdefault(f.link, {}))
                 for i, f in enumerate(self.variants.factors)]
         return self._views[key]
+
+
+    def _prepared(self, system: System, options: Options) -> Prepared:
+        """The kernels of `system`'s device priced for every variant, kept per precision."""
+        key = (system.device.name, options.precision.label)
+        if key not in self._priced:
+            self._priced[key] = prepare(self.w, system, options, self.variants)
+        return self._priced[key]
+
+    def measured_share(self, system: System, plan: Plan, options: Options) -> dict:
+        """`training_measured_share` of `plan` on the unscaled device."""
+        return training_measured_share(self._prepared(system, options), plan)
 
 
 def report_columns(reports: list[TrainingReport]) -> Metrics:

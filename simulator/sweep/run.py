@@ -21,11 +21,12 @@ from pathlib import Path
 
 from simulator.sweep.chunk import evaluate_chunk
 from simulator.sweep.grid import ChunkKey, Grid, load_grid
+from simulator.sweep.kernels import unmeasured_devices
 from simulator.sweep.store import ResultStore, load_results
 from simulator.sweep.summary import best_points, pareto_front
 
 __all__ = ["SweepRun", "best_points", "load_grid", "load_results", "pareto_front",
-           "run_sweep"]
+           "run_sweep", "unmeasured_devices"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class SweepRun:
     computed: int          # chunks computed by this run (the others were on disk already)
     points: int
     elapsed_s: float
+    # with `kernels: measured`, the devices nothing measured (the model priced their points)
+    unmeasured: tuple[str, ...] = ()
 
     @property
     def points_per_s(self) -> float:
@@ -57,6 +60,7 @@ def run_sweep(grid: Grid, out: str | Path, workers: int | None = None,
 
     for ref in grid.devices:
         load_device(ref)  # an unknown device fails here, before any work
+    unmeasured = tuple(unmeasured_devices(grid))   # and a bad records folder
     store = ResultStore(out, grid.fingerprint())
     keys = grid.chunks()
     todo = [k for k in keys if k.index not in store.done()]
@@ -71,7 +75,8 @@ def run_sweep(grid: Grid, out: str | Path, workers: int | None = None,
             _run(grid, todo, finished, workers, dask, dask_processes, store)
     elapsed = time.perf_counter() - start
     return SweepRun(frame=store.load(), chunks=len(keys), computed=len(todo),
-                    points=len(todo) * grid.points_per_chunk, elapsed_s=elapsed)
+                    points=len(todo) * grid.points_per_chunk, elapsed_s=elapsed,
+                    unmeasured=unmeasured)
 
 
 def _run(grid: Grid, todo: list[ChunkKey], finished: Callable, workers: int | None,

@@ -6,7 +6,8 @@ its plan, so a front compares one GPU with eight fairly.
 
 from __future__ import annotations
 
-AXES = ["model", "phase", "batch", "seq", "context", "device", "plan", "precision", "variant"]
+AXES = ["model", "phase", "batch", "seq", "context", "device", "plan", "precision", "variant",
+        "kernels"]      # kernels: what priced the point (model, or measured where covered)
 # (metric, "min" or "max"): what "best" means for it.
 BEST = (("time_s", "min"), ("tokens_per_s", "max"), ("usd_per_1m_tokens", "min"),
         ("j_per_token", "min"))
@@ -17,7 +18,8 @@ def _valid(frame):
 
 
 def axes_of(frame) -> list[str]:
-    """The axes a results frame has (a sweep written before the plan axis has no `plan`)."""
+    """The axes a results frame has (a sweep written before the plan axis has no `plan`, one
+    written before the measured backend no `kernels`)."""
     return [a for a in AXES if a in frame.columns]
 
 
