@@ -109,6 +109,11 @@ def render() -> None:
                        f"({tables.need_text(p.report)}); its times assume it fit.")
     origins = {p.device.name: p.report.profile_origin for p in priced}
     st.caption("Priced with: " + "; ".join(f"**{d}** {o}" for d, o in origins.items()) + ".")
+    shares = [p for p in priced if p.share is not None]
+    if shares:
+        st.caption("Kernels from measurements where they cover them: " + "; ".join(
+            f"**{p.device.name}** {p.step.phase} {p.share['measured_share']:.1%} of the time"
+            for p in shares) + " (the rest by the fitted model).")
     _charts(priced)
 
 

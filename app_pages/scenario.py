@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from app_pages import state
+from app_pages import kernels, state
 from archsim_cli.defaults import (  # noqa: F401 (DEFAULT_DEVICES: Compare's)
     COMPUTE_DTYPES,
     DEFAULT_DEVICES,
@@ -64,17 +64,18 @@ class Scenario:
     recompute: str = "none"
     disabled_passes: tuple[str, ...] = ()
     rents: tuple[tuple[str, float], ...] = ()     # $/GPU-hour the user set, per device
+    kernels: str = "model"                        # the kernels switch (`app_pages.kernels`)
 
     def options(self):
         from simulator import CostOptions, Options, Precision, Recompute
 
-        return Options(
+        return kernels.with_kernels(Options(
             precision=Precision.parse(self.dtype,
                                       weights=None if self.weights == "same" else self.weights,
                                       kv=None if self.kv == "same" else self.kv,
                                       sparse=self.sparse),
             ideal=self.ideal, recompute=Recompute.parse(self.recompute),
-            cost=CostOptions(pricing=self.pricing, usd_per_gpu_hour=self.rents))
+            cost=CostOptions(pricing=self.pricing, usd_per_gpu_hour=self.rents)), self.kernels)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Priced:
     step: Step
     device: DeviceSpec
     report: Report
+    share: dict | None = None     # with the measured kernels: how much they priced
 
 
 def steps_for(mode: str, batch: int, seq: int, context: int) -> tuple[Step, ...]:
@@ -191,6 +193,7 @@ def sidebar() -> Scenario | None:
                                help="rent: each device's price per GPU-hour (the spec's "
                                     "on-demand list price, or the one set under Prices); tco: "
                                     "purchase price amortized plus energy.")
+    source = kernels.switch()
     recompute = "none"
     if mode == "train":
         recompute = st.sidebar.selectbox("Activation recompute", ("none", "selective", "full"),
@@ -201,7 +204,7 @@ def sidebar() -> Scenario | None:
                 "or a Hub id or config.json path.")
         return None
     return Scenario(ref, steps_for(mode, batch, seq, context), dtype, weights, kv, sparse,
-                    ideal, pricing, recompute, off)
+                    ideal, pricing, recompute, off, kernels=source)
 
 
 def _passes_off() -> tuple[str, ...]:
@@ -244,7 +247,8 @@ def price(scenario: Scenario, workloads: dict[Step, object],
     for step, wl in workloads.items():
         for device in devices:
             try:
-                priced.append(Priced(step, device, simulate(wl, device, options)))
+                priced.append(Priced(step, device, simulate(wl, device, options),
+                                     kernels.step_share(wl, device, options)))
             except state.USER_ERRORS as exc:
                 errors.append(f"{device.name}, {step.phase}: {state.message_of(exc)}")
     return priced, errors

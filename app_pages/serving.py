@@ -14,7 +14,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import png, prices, scenario, state, tables
+from app_pages import kernels, png, prices, scenario, state, tables
 from simulator import STEADY_STATE
 
 ENGINES = ("none", "trtllm", "vllm", "sglang")
@@ -135,7 +135,7 @@ def _capacity(model: str, inp: dict):
         plan = state.capacity_plan(model, inp["qps"], inp["input"], inp["output"],
                                    inp["ttft_s"], inp["tpot_s"], inp["hw"], inp["tps"],
                                    inp["dtypes"], inp["requests"], inp["pricing"],
-                                   inp["rents"])
+                                   inp["rents"], inp["kernels"])
     if plan.ranked:
         st.subheader("Options that hold the traffic, cheapest first")
         frame = capacity_frame(plan.ranked)
@@ -166,9 +166,9 @@ def _simulation(model: str, inp: dict, plan) -> None:
     c = plan.ranked[labels.index(choice)]
     duration = inp["requests"] / inp["qps"]
     with st.spinner("Simulating the requests..."), state.user_errors():
-        result = state.serving_run(model, c.hardware, c.tp, c.precision, c.replicas,
-                                   inp["qps"], duration, inp["input"], inp["output"],
-                                   inp["ttft_s"], inp["tpot_s"])
+        result, share = state.serving_run(model, c.hardware, c.tp, c.precision, c.replicas,
+                                          inp["qps"], duration, inp["input"], inp["output"],
+                                          inp["ttft_s"], inp["tpot_s"], inp["kernels"])
     m = result.metrics()
     cols = st.columns(4)
     cols[0].metric("Completed / dropped", f"{m['completed']} / {m['dropped']}")
@@ -177,6 +177,7 @@ def _simulation(model: str, inp: dict, plan) -> None:
     # The label says the unit, so the value stays short enough for a quarter of the page.
     cols[3].metric("KV cache per replica (tokens)", f"{m['kv_capacity_tokens']:,}")
     tables.show(percentile_frame(m), "serving_latency", "serving_latency")
+    kernels.caption(share, "This run")
     timeline = result.timeline_frame()
     fig = px.line(timeline, x="time_s", y="kv_used_fraction", color="replica",
                   title="KV-cache use over time", labels={"kv_used_fraction": "KV used",
@@ -200,18 +201,26 @@ def concurrency_sweep(model_ref: str, hardware: tuple[str, ...], tps: tuple[int,
                       precisions: tuple[str, ...], concurrencies: tuple[int, ...],
                       input_len: str, output_len: str, engine: str, disagg: bool,
                       ttft_s: float, tpot_s: float, pricing: str,
-                      rents: tuple[tuple[str, float], ...] = ()):
+                      rents: tuple[tuple[str, float], ...] = (), kernels: str = "model"):
     """`archsim plan-capacity --concurrency ...` for these inputs."""
-    from simulator import CostOptions, FrontierQuery, Slo, concurrency_frontier, parse_length
+    from simulator import (
+        CostOptions,
+        FrontierQuery,
+        Slo,
+        concurrency_frontier,
+        parse_kernels,
+        parse_length,
+    )
     from workloads.config import tp_plan_of
 
+    source, folder = parse_kernels(kernels)
     return concurrency_frontier(FrontierQuery(
         model=model_ref, hardware=hardware, tps=tps, precisions=precisions,
         concurrencies=concurrencies, input_len=parse_length(input_len),
         output_len=parse_length(output_len), engine=None if engine == "none" else engine,
         modes=("agg", "disagg") if disagg else ("agg",), slo=Slo(ttft_s, tpot_s),
         cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents),
-        tp_plan=tp_plan_of(model_ref)))
+        tp_plan=tp_plan_of(model_ref), kernels=source, kernels_dir=folder))
 
 
 def frontier_frame(points) -> pd.DataFrame:
@@ -290,7 +299,8 @@ def _sweep(model: str, inp: dict) -> None:
         with st.spinner("Running the closed loops..."):
             f = concurrency_sweep(model, inp["hw"], inp["tps"], inp["dtypes"], concs,
                                   inp["input"], inp["output"], engine, disagg, inp["ttft_s"],
-                                  inp["tpot_s"], inp["pricing"], inp["rents"])
+                                  inp["tpot_s"], inp["pricing"], inp["rents"],
+                                  inp["kernels"])
     if f.points:
         frame = frontier_frame(f.points)
         st.plotly_chart(frontier_chart(frame, inp["tpot_s"]), key="chart_frontier")
@@ -307,7 +317,8 @@ def render() -> None:
     st.title("Serving & capacity")
     scenario._defaults()
     model = scenario._model_ref()
-    inp = _traffic_inputs()
+    source = kernels.switch()
+    inp = {**_traffic_inputs(), "kernels": source}
     if not model:
         st.info("Choose a model in the sidebar.")
         return

@@ -172,26 +172,40 @@ def system_choices() -> list[str]:
 @st.cache_resource(max_entries=16, show_spinner=False)
 def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_batch: int,
                  dtype: str, pricing: str, objective: str, train_tokens: float | None,
-                 rents: tuple[tuple[str, float], ...] = ()):
-    """The plan search of `archsim train --search` for these inputs, as the CLI calls it."""
-    from simulator import CostOptions, Options, Precision, prepare, search_training, system_for_gpus
+                 rents: tuple[tuple[str, float], ...] = (), kernels: str = "model"):
+    """The plan search of `archsim train --search` for these inputs, as the CLI calls it:
+    (system, result, the best plan's measured share or None with the model kernels)."""
+    from archsim_cli.measured_share import share_of
+    from simulator import (
+        CostOptions,
+        Options,
+        Precision,
+        parse_kernels,
+        prepare,
+        search_training,
+        system_for_gpus,
+        training_measured_share,
+    )
     from workloads.config import tp_plan_of
 
     system = system_for_gpus(system_ref, gpus)
     tp_plan = tp_plan_of(model_ref)
+    source, folder = parse_kernels(kernels)
     options = Options(precision=Precision.parse(dtype),
                       cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents),
-                           tp_plan=tp_plan)
+                      tp_plan=tp_plan, kernels=source, kernels_dir=folder)
     prep = prepare(workload(model_ref, "train", 1, seq, 0), system, options)
-    return system, search_training(prep, gpus, global_batch, objective,
-                                   train_tokens=train_tokens)
+    result = search_training(prep, gpus, global_batch, objective, train_tokens=train_tokens)
+    share = share_of(options, lambda: training_measured_share(prep, result.ranked[0].plan)) \
+        if result.ranked else None
+    return system, result, share
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def capacity_plan(model_ref: str, qps: float, input_len: str, output_len: str, ttft_s: float,
                   tpot_s: float, hardware: tuple[str, ...], tps: tuple[int, ...],
                   precisions: tuple[str, ...], requests: int, pricing: str,
-                  rents: tuple[tuple[str, float], ...] = ()):
+                  rents: tuple[tuple[str, float], ...] = (), kernels: str = "model"):
     """`archsim plan-capacity` for these inputs (default scheduler, seed 0, the CLI's
     steady-state estimate `STEADY_STATE` with `requests` per replication)."""
     from dataclasses import replace
@@ -201,29 +215,37 @@ def capacity_plan(model_ref: str, qps: float, input_len: str, output_len: str, t
         CapacityQuery,
         CostOptions,
         Slo,
+        parse_kernels,
         parse_length,
         plan_capacity,
     )
 
+    source, folder = parse_kernels(kernels)
     return plan_capacity(CapacityQuery(
         model=model_ref, qps=qps, input_len=parse_length(input_len),
         output_len=parse_length(output_len), slo=Slo(ttft_s, tpot_s), hardware=hardware,
         tps=tps, precisions=precisions, steady=replace(STEADY_STATE, requests=requests),
-        cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents)))
+        cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents), kernels=source,
+        kernels_dir=folder))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas: int,
                 qps: float, duration_s: float, input_len: str, output_len: str,
-                ttft_s: float | None, tpot_s: float | None):
-    """`archsim serve` for these inputs (default scheduler and router, seed 0)."""
+                ttft_s: float | None, tpot_s: float | None, kernels: str = "model"):
+    """`archsim serve` for these inputs (default scheduler and router, seed 0): (the run, its
+    measured share or None with the model kernels)."""
+    from archsim_cli.measured_share import share_of
     from simulator import (
         Options,
         Plan,
         Precision,
         ReplicaSpec,
+        SchedulerConfig,
         Slo,
         Traffic,
+        open_loop_measured_share,
+        parse_kernels,
         parse_length,
         simulate_serving,
         system_for_gpus,
@@ -231,9 +253,13 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
 
     traffic = Traffic(rate_per_s=qps, duration_s=duration_s, input_len=parse_length(input_len),
                       output_len=parse_length(output_len))
-    spec = ReplicaSpec(model_ref, system_for_gpus(hardware, tp), Plan(tp=tp),
-                       Options(precision=Precision.parse(precision)))
-    return simulate_serving(spec, traffic, replicas, slo=Slo(ttft_s, tpot_s))
+    source, folder = parse_kernels(kernels)
+    options = Options(precision=Precision.parse(precision), kernels=source, kernels_dir=folder)
+    spec = ReplicaSpec(model_ref, system_for_gpus(hardware, tp), Plan(tp=tp), options)
+    config = SchedulerConfig()
+    result = simulate_serving(spec, traffic, replicas, config, slo=Slo(ttft_s, tpot_s))
+    return result, share_of(options, lambda: open_loop_measured_share(result,
+                                                                      config.max_seqs))
 
 
 @st.cache_data(show_spinner=False)

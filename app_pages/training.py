@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from app_pages import png, prices, scenario, state, tables
+from app_pages import kernels, png, prices, scenario, state, tables
 from archsim_cli.defaults import DEFAULT_SYSTEM
 from archsim_cli.families import family_error_lines
 
@@ -107,14 +107,15 @@ def render() -> None:
     st.title("Training")
     scenario._defaults()
     model = scenario._model_ref()
+    source = kernels.switch()
     inp = _inputs()
     if not model:
         st.info("Choose a model in the sidebar.")
         return
     with st.spinner("Tracing the training step and searching plans..."), state.user_errors():
-        system, result = state.train_search(model, inp["system"], inp["gpus"], inp["seq"],
-                                            inp["batch"], inp["dtype"], inp["pricing"],
-                                            inp["objective"], inp["tokens"], inp["rents"])
+        system, result, share = state.train_search(
+            model, inp["system"], inp["gpus"], inp["seq"], inp["batch"], inp["dtype"],
+            inp["pricing"], inp["objective"], inp["tokens"], inp["rents"], source)
     st.caption(f"{inp['gpus']} x {system.device.display_name} ({system.name}): "
                f"{len(result.ranked)} feasible plans of {result.evaluated}, ranked by "
                f"{result.objective}.")
@@ -123,6 +124,7 @@ def render() -> None:
                  f"{system.name}; see the refused plans below.")
     else:
         _best(result.ranked[0], inp["tokens"])
+        kernels.caption(share, f"Best plan ({result.ranked[0].plan.label()})")
         frame = plans_frame(result.ranked, inp["top"], result.uncertainty)
         st.subheader("Best plans")
         # The plan label names tp, pp, dp, ZeRO, micro-batch, sp and recompute, and every plan

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app_pages import charts, png, scenario, sensitivity, state, tables
+from app_pages import charts, kernels, png, scenario, sensitivity, state, tables
 from archsim_cli.defaults import DEFAULT_DEVICE
 
 _COMPARED = ("latency (ms)", "tokens/s", "memory (GB)", "capacity (GB)", "$/1M tokens",
@@ -104,6 +104,8 @@ def render() -> None:
         return
     st.subheader(f"{device.display_name}: spec against what-if")
     _metrics(base, new, what is not device)
+    for p in new:
+        kernels.caption(p.share, f"What-if {p.step.phase}")
     tables.show(change_frame(tables.kpi_frame(base), tables.kpi_frame(new)), "what_if",
                 "whatif")
     _tornado(sc, workloads, what)
