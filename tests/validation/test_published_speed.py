@@ -82,3 +82,29 @@ def test_the_tables_fit_a_100_column_terminal(monkeypatch, capsys):
     assert max(len(line) for line in out.splitlines()) <= 100
     assert "mpt_125m_32768_8gpu_bf16_a10040gb_noac_gb001" in out      # ids not cut off
     assert "23.5" in out
+
+
+def test_a_group_runs_with_the_cycle_collector_paused_and_restores_it(monkeypatch):
+    import gc
+
+    seen = []
+    monkeypatch.setattr(published, "_cases_of_group", lambda cases: seen.append(gc.isenabled())
+                        or [])
+    assert gc.isenabled()
+    assert published._run_group([]) == []
+    assert seen == [False] and gc.isenabled()
+
+    def fails(cases):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(published, "_cases_of_group", fails)
+    with pytest.raises(RuntimeError):
+        published._run_group([])
+    assert gc.isenabled()
+    gc.disable()            # a caller that had it off keeps it off
+    try:
+        monkeypatch.setattr(published, "_cases_of_group", lambda cases: [])
+        published._run_group([])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
