@@ -13,7 +13,7 @@ from simulator.core.metrics import METRIC_NAMES
 from simulator.core.variants import Variants
 from simulator.sweep.grid import ChunkKey, Grid, variant_label
 from simulator.sweep.grid_plans import SINGLE, plan_label
-from simulator.sweep.kernels import share_of, source_on, sweep_options
+from simulator.sweep.kernels import point_share, source_on, sweep_options
 from simulator.sweep.plans import PlanPoints
 from simulator.sweep.single import single_points
 
@@ -68,6 +68,6 @@ def _share(plans: PlanPoints, ref: str, device, item, options, source: KernelSou
     if source is KernelSource.MODEL:
         return 0.0
     if item == SINGLE:
-        return share_of(lambda: measured_share(workload_kernel_check(plans.w, device,
+        return point_share(lambda: measured_share(workload_kernel_check(plans.w, device,
                                                                      options)))
     return plans.measured_share(ref, item, options)

@@ -59,7 +59,7 @@ def unmeasured_devices(grid: Grid) -> list[str]:
     return out
 
 
-def share_of(compute) -> float:
+def point_share(compute) -> float:
     """`measured_share` of one point (NaN where the point could not be priced)."""
     try:
         return float(compute()["measured_share"])

@@ -38,7 +38,7 @@ from simulator.parallel.plan import Plan, check_plan
 from simulator.parallel.systems import system_for_gpus
 from simulator.sweep.grid import ChunkKey, Grid
 from simulator.sweep.grid_plans import PlanItem, plan_for
-from simulator.sweep.kernels import share_of
+from simulator.sweep.kernels import point_share
 from simulator.sweep.plans_train import TrainPoints
 from workloads.op import Phase, Workload
 
@@ -98,7 +98,7 @@ class PlanPoints:
                 return self._train.measured_share(system, plan, o)
             return measured_share(plan_kernel_check(self.w, system, plan, o))
 
-        return share_of(compute)
+        return point_share(compute)
 
     def _infer(self, system: System, plan: Plan, options: Options) -> Metrics:
         """`inference.step.step_times` for every variant (see the module doc)."""
