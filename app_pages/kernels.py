@@ -26,10 +26,9 @@ def with_kernels(options, choice: str):
     """`options` priced the way the switch says."""
     from dataclasses import replace
 
-    from simulator import parse_kernels
+    from simulator import kernel_fields
 
-    source, folder = parse_kernels(choice)
-    return replace(options, kernels=source, kernels_dir=folder)
+    return replace(options, **kernel_fields(choice))
 
 
 def caption(share: dict | None, what: str = "") -> None:

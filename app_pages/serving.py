@@ -208,19 +208,18 @@ def concurrency_sweep(model_ref: str, hardware: tuple[str, ...], tps: tuple[int,
         FrontierQuery,
         Slo,
         concurrency_frontier,
-        parse_kernels,
+        kernel_fields,
         parse_length,
     )
     from workloads.config import tp_plan_of
 
-    source, folder = parse_kernels(kernels)
     return concurrency_frontier(FrontierQuery(
         model=model_ref, hardware=hardware, tps=tps, precisions=precisions,
         concurrencies=concurrencies, input_len=parse_length(input_len),
         output_len=parse_length(output_len), engine=None if engine == "none" else engine,
         modes=("agg", "disagg") if disagg else ("agg",), slo=Slo(ttft_s, tpot_s),
         cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents),
-        tp_plan=tp_plan_of(model_ref), kernels=source, kernels_dir=folder))
+        tp_plan=tp_plan_of(model_ref), **kernel_fields(kernels)))
 
 
 def frontier_frame(points) -> pd.DataFrame:

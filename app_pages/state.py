@@ -180,7 +180,7 @@ def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_ba
         CostOptions,
         Options,
         Precision,
-        parse_kernels,
+        kernel_fields,
         prepare,
         search_training,
         system_for_gpus,
@@ -190,10 +190,9 @@ def train_search(model_ref: str, system_ref: str, gpus: int, seq: int, global_ba
 
     system = system_for_gpus(system_ref, gpus)
     tp_plan = tp_plan_of(model_ref)
-    source, folder = parse_kernels(kernels)
     options = Options(precision=Precision.parse(dtype),
                       cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents),
-                      tp_plan=tp_plan, kernels=source, kernels_dir=folder)
+                      tp_plan=tp_plan, **kernel_fields(kernels))
     prep = prepare(workload(model_ref, "train", 1, seq, 0), system, options)
     result = search_training(prep, gpus, global_batch, objective, train_tokens=train_tokens)
     share = share_of(options, lambda: training_measured_share(prep, result.ranked[0].plan)) \
@@ -215,18 +214,16 @@ def capacity_plan(model_ref: str, qps: float, input_len: str, output_len: str, t
         CapacityQuery,
         CostOptions,
         Slo,
-        parse_kernels,
+        kernel_fields,
         parse_length,
         plan_capacity,
     )
 
-    source, folder = parse_kernels(kernels)
     return plan_capacity(CapacityQuery(
         model=model_ref, qps=qps, input_len=parse_length(input_len),
         output_len=parse_length(output_len), slo=Slo(ttft_s, tpot_s), hardware=hardware,
         tps=tps, precisions=precisions, steady=replace(STEADY_STATE, requests=requests),
-        cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents), kernels=source,
-        kernels_dir=folder))
+        cost=CostOptions(pricing=pricing, usd_per_gpu_hour=rents), **kernel_fields(kernels)))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -244,8 +241,8 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
         SchedulerConfig,
         Slo,
         Traffic,
+        kernel_fields,
         open_loop_measured_share,
-        parse_kernels,
         parse_length,
         simulate_serving,
         system_for_gpus,
@@ -253,8 +250,7 @@ def serving_run(model_ref: str, hardware: str, tp: int, precision: str, replicas
 
     traffic = Traffic(rate_per_s=qps, duration_s=duration_s, input_len=parse_length(input_len),
                       output_len=parse_length(output_len))
-    source, folder = parse_kernels(kernels)
-    options = Options(precision=Precision.parse(precision), kernels=source, kernels_dir=folder)
+    options = Options(precision=Precision.parse(precision), **kernel_fields(kernels))
     spec = ReplicaSpec(model_ref, system_for_gpus(hardware, tp), Plan(tp=tp), options)
     config = SchedulerConfig()
     result = simulate_serving(spec, traffic, replicas, config, slo=Slo(ttft_s, tpot_s))

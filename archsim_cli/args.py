@@ -335,8 +335,7 @@ def request_of(args: argparse.Namespace) -> Request:
     if get("kernels"):
         from dataclasses import replace
 
-        from simulator import parse_kernels
+        from simulator import kernel_fields
 
-        source, folder = parse_kernels(args.kernels)
-        options = replace(options, kernels=source, kernels_dir=folder)
+        options = replace(options, **kernel_fields(args.kernels))
     return Request(model=get("model"), options=options)

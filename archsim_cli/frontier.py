@@ -12,14 +12,13 @@ from archsim_cli.format import money, print_json, print_table
 def run_sweep(args: argparse.Namespace) -> int:
     from archsim_cli.args import cost_options_of, precision_specs
     from archsim_cli.serve import scheduler_overrides
-    from simulator import FrontierQuery, Slo, concurrency_frontier, parse_kernels, parse_length
+    from simulator import FrontierQuery, Slo, concurrency_frontier, kernel_fields, parse_length
 
     tp_plan = None
     if args.model is not None:
         from workloads.config import tp_plan_of
 
         tp_plan = tp_plan_of(args.model)
-    kernels, kernels_dir = parse_kernels(args.kernels)
     q = FrontierQuery(model=args.model, hardware=args.hw, tps=args.tp,
                       precisions=precision_specs(args),
                       concurrencies=args.concurrency, input_len=parse_length(args.input_len),
@@ -27,8 +26,8 @@ def run_sweep(args: argparse.Namespace) -> int:
                       modes=("agg", "disagg") if args.disagg else ("agg",),
                       slo=Slo(args.slo_ttft_p99, args.slo_tpot_p99),
                       overrides=tuple(scheduler_overrides(args).items()),
-                      cost=cost_options_of(args), tp_plan=tp_plan, kernels=kernels,
-                      kernels_dir=kernels_dir)
+                      cost=cost_options_of(args), tp_plan=tp_plan,
+                      **kernel_fields(args.kernels))
     f = concurrency_frontier(q)
     frame = f.frame()
     if args.csv:

@@ -73,7 +73,7 @@ def _steady(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from simulator import CapacityQuery, Slo, load_profile, parse_kernels, parse_length
+    from simulator import CapacityQuery, Slo, kernel_fields, load_profile, parse_length
     from workloads.config import tp_plan_of
 
     if args.concurrency is not None:
@@ -84,7 +84,6 @@ def _run(args: argparse.Namespace) -> int:
         raise InputError("plan-capacity needs --qps, --slo-ttft-p99 and --slo-tpot-p99, or "
                          "--concurrency for the concurrency sweep")
 
-    kernels, kernels_dir = parse_kernels(args.kernels)
     q = CapacityQuery(model=args.model, qps=args.qps, input_len=parse_length(args.input_len),
                       output_len=parse_length(args.output_len),
                       slo=Slo(args.slo_ttft_p99, args.slo_tpot_p99), hardware=args.hw,
@@ -93,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
                       seed=args.seed, scheduler=scheduler_of(args),
                       cost=cost_options_of(args), engine=args.engine,
                       tp_plan=tp_plan_of(args.model) if args.model else None,
-                      kernels=kernels, kernels_dir=kernels_dir,
+                      **kernel_fields(args.kernels),
                       profile=load_profile(args.profile) if args.profile else None)
     plan = _plan_with_progress(q, quiet=args.json)
     best = plan.best_reachable()

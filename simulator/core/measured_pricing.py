@@ -59,6 +59,13 @@ def parse_kernels(text: str | None) -> tuple[KernelSource, str | None]:
     return source, folder or None
 
 
+def kernel_fields(text: str | None) -> dict:
+    """`--kernels` text as the `kernels` and `kernels_dir` fields `Options`, `CapacityQuery`
+    and `FrontierQuery` take: `Options(..., **kernel_fields(args.kernels))`."""
+    source, folder = parse_kernels(text)
+    return {"kernels": source, "kernels_dir": folder}
+
+
 @dataclass(frozen=True, eq=False)
 class MeasuredProfile(EfficiencyProfile):
     """A fitted profile that also carries the measured grids of its device and engine."""
@@ -230,4 +237,5 @@ def measured_share(frame: pd.DataFrame, weight: np.ndarray | None = None) -> dic
 
 
 __all__ = ["FALLBACKS", "Fallback", "KernelSource", "MeasuredProfile", "kernel_check",
-           "measured_share", "parse_kernels", "with_measured", "workload_kernel_check"]
+           "kernel_fields", "measured_share", "parse_kernels", "with_measured",
+           "workload_kernel_check"]

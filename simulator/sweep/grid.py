@@ -20,7 +20,7 @@ from typing import Any
 from hwspecs import yaml_strict
 from hwspecs.scale import FACTOR_NAMES, ScaleFactors
 from simulator.core.cost import CostOptions
-from simulator.core.measured_pricing import KernelSource, parse_kernels
+from simulator.core.measured_pricing import parse_kernels
 from simulator.core.memory import Recompute
 from simulator.core.precision import Precision
 from simulator.sweep.grid_plans import SINGLE, PlanItem, read_plans
@@ -104,11 +104,6 @@ class Grid:
 
     def cost_options(self) -> CostOptions:
         return CostOptions(pricing=self.pricing, usd_per_gpu_hour=self.usd_per_gpu_hour)
-
-    @property
-    def kernel_source(self) -> tuple[KernelSource, str | None]:
-        """(source, records folder or None) of `kernels`."""
-        return parse_kernels(self.kernels)
 
     def with_kernels(self, text: str) -> Grid:
         """This grid priced by `text` (`--kernels`: model, measured or measured:DIR)."""

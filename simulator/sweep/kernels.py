@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from hwspecs.schema import DeviceSpec
-from simulator.core.measured_pricing import KernelSource, MeasuredProfile
+from simulator.core.measured_pricing import KernelSource, MeasuredProfile, kernel_fields
 from simulator.core.options import Options
 from simulator.sweep.grid import Grid
 
@@ -25,10 +25,9 @@ def sweep_options(grid: Grid, precision) -> Options:
     """How the grid prices its points at one precision."""
     from simulator.core.memory import Recompute
 
-    source, folder = grid.kernel_source
     return Options(precision=precision, ideal=grid.ideal,
                    recompute=Recompute.parse(grid.recompute), cost=grid.cost_options(),
-                   kernels=source, kernels_dir=folder)
+                   **kernel_fields(grid.kernels))
 
 
 def source_on(device: DeviceSpec, options: Options) -> KernelSource:
@@ -60,8 +59,5 @@ def unmeasured_devices(grid: Grid) -> list[str]:
 
 
 def point_share(compute) -> float:
-    """`measured_share` of one point (NaN where the point could not be priced)."""
-    try:
-        return float(compute()["measured_share"])
-    except ValueError:
-        return float("nan")
+    """`measured_share` of one priced point."""
+    return float(compute()["measured_share"])

@@ -8,7 +8,14 @@ import pytest
 
 from hwspecs import load_device
 from hwspecs.scale import ScaleFactors
-from simulator import KernelSource, Options, measured_share, simulate, workload_kernel_check
+from simulator import (
+    KernelSource,
+    Options,
+    measured_share,
+    parse_kernels,
+    simulate,
+    workload_kernel_check,
+)
 from simulator.sweep.chunk import evaluate_chunk
 from simulator.sweep.grid import grid_from_dict
 from simulator.sweep.kernels import unmeasured_devices
@@ -80,7 +87,7 @@ def test_the_kernels_key_is_checked_and_changes_the_fingerprint():
     plain, measured = grid_from_dict(GRID), grid_from_dict({**GRID, "kernels": "measured"})
     assert "kernels" not in plain.fingerprint()      # results written before still resume
     assert plain.fingerprint() != measured.fingerprint()
-    assert measured.kernel_source == (KernelSource.MEASURED, None)
+    assert parse_kernels(measured.kernels) == (KernelSource.MEASURED, None)
     for bad, fragment in (("bogus", "use model, measured or measured:DIR"),
                           ("model:x", "only measured takes a folder"), (3, "not 3")):
         with pytest.raises(ValueError, match=fragment) as e:
