@@ -69,7 +69,8 @@ class RowResult:
     def as_dict(self) -> dict:
         s, r = self.setup, self.run
         return {"id": r.id, "model": s.model, "engine": s.engine, "version": r.version,
-                "mode": r.mode, "precision": r.precision, "tp": s.decode.tp, "ep": s.decode.ep,
+                "mode": r.mode, "precision": r.precision, "priced_as": s.precision.label,
+                "tp": s.decode.tp, "ep": s.decode.ep,
                 "attn_dp": s.decode.attn_dp,
                 "gpus": s.gpus, "concurrency": s.concurrency, "isl": int(r.num("isl")),
                 "osl": int(r.num("osl")), "measured_ttft_s": r.ttft_s,

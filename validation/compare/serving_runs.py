@@ -14,6 +14,7 @@ Precisions (`gemm_quant_mode`, else `precision`; blank is the checkpoint's bf16)
 | fp8_block | fp8_block W8A8 | 128x128 block scales (DeepSeek-V3 style, DeepGEMM), at the fp8 peak |
 | fp4, nvfp4, mxfp4 | that format's weights (nvfp4 and mxfp4 with their block scales), bf16 compute (W4A16) where the GPU has no matrix peak for it but states weight-only kernels (H100: vLLM's Marlin FP4), W4A4 where it has the peak; a GPU with neither refuses the run | |
 | int4, w4a16 | int4 weights, bf16 compute | |
+| fp8 or a 4-bit mode, of a checkpoint published quantized | the checkpoint's own format (`CHECKPOINT_FORMATS`) | the engine loads the weights as published: vLLM's and SGLang's fp8 method read `weight_block_size` from the checkpoint's `quantization_config` and run block-scaled kernels; gpt-oss ships MXFP4 experts |
 
 The KV cache takes each engine's `auto` dtype: the model's bf16 (none of these runs records a
 KV-cache quantization). NB: one precision covers every weight; checkpoints that keep attention
@@ -50,7 +51,17 @@ SYSTEMS = {"h100_sxm": "dgx-h100", "h200_sxm": "hgx-h200", "a100_sxm": "dgx-a100
            "b200_sxm": "dgx-b200", "gb200_sxm": "gb200-nvl72", "gb200": "gb200-nvl72"}
 _W4 = {"fp4": DType.FP4, "nvfp4": DType.NVFP4, "mxfp4": DType.MXFP4, "int4": DType.INT4,
        "w4a16": DType.INT4, "int4_wo": DType.INT4}
+_FP4 = {k: v for k, v in _W4.items() if v is not DType.INT4}
 _W8 = {"fp8": DType.FP8, "fp8_block": DType.FP8_BLOCK, "fp8_pt": DType.FP8}
+# Checkpoints published quantized, lowercase Hub id -> the format of their weights, from the
+# `quantization_config` of their config.json (aiconfigurator's model_configs, commit 095f58a):
+# quant_method fp8 with weight_block_size [128, 128] is block-scaled fp8; gpt-oss is mxfp4.
+CHECKPOINT_FORMATS = {
+    "minimaxai/minimax-m2.5": DType.FP8_BLOCK, "qwen/qwen3-235b-a22b-fp8": DType.FP8_BLOCK,
+    "qwen/qwen3-32b-fp8": DType.FP8_BLOCK, "deepseek-ai/deepseek-v3": DType.FP8_BLOCK,
+    "deepseek-ai/deepseek-r1": DType.FP8_BLOCK, "zai-org/glm-5-fp8": DType.FP8_BLOCK,
+    "openai/gpt-oss-120b": DType.MXFP4, "openai/gpt-oss-20b": DType.MXFP4,
+}
 
 
 @dataclass(frozen=True)
@@ -129,6 +140,17 @@ def _run(path: Path, line: int, row: dict[str, str]) -> Run:
                source=(row.get("silicon_data_source") or "").strip())
 
 
+def checkpoint_mode(name: str, hf_id: str) -> str:
+    """The quant mode a run's engine runs: `name`, unless the checkpoint was published in a
+    format of the same width (an fp8 run of a block-scaled fp8 checkpoint runs block-scaled)."""
+    published = CHECKPOINT_FORMATS.get(hf_id.strip().lower())
+    name = name.strip().lower()
+    if published is None:
+        return name
+    same = any(name in modes and published in modes.values() for modes in (_W8, _FP4))
+    return published.value if same else name
+
+
 def precision_of(name: str, matrix_dtypes: frozenset[DType]) -> Precision | None:
     """archsim's precision for a measured quant mode on a GPU with these matrix peaks."""
     name = name.strip().lower()
@@ -188,7 +210,7 @@ def run_setup(run: Run, model: str | None, matrix_dtypes: frozenset[DType]
     if system is None:
         return Skip(run.id, f"system {run.system!r} is not a shipped system "
                             f"({', '.join(sorted(SYSTEMS))})")
-    precision = precision_of(run.precision, matrix_dtypes)
+    precision = precision_of(checkpoint_mode(run.precision, run.hf_id), matrix_dtypes)
     if precision is None:
         return Skip(run.id, f"precision {run.precision!r} has no archsim mapping")
     common = dict(run=run, model=model, engine=engine, system=system, precision=precision)

@@ -15,6 +15,7 @@ from tests.simulator.serving import serving_fixtures
 from validation.compare.serving import validate_serving
 from validation.compare.serving_runs import (
     SHIPPED,
+    checkpoint_mode,
     precision_of,
     read_runs,
     recorded_concurrency,
@@ -158,3 +159,17 @@ def test_the_shipped_h100_runs_read_and_every_aggregated_catalog_run_is_set_up()
     oss = [run_setup(r, resolve(r.hf_id), peaks) for r in agg if "trtllm_agg_4000x1000_c" in r.id
            and "gpt_oss" in r.id]
     assert len(oss) == 5 and all(s.decode.tp == 1 and s.decode.attn_dp in (2, 4) for s in oss)
+
+
+@pytest.mark.parametrize("mode, hf_id, runs", [
+    ("fp8", "MiniMaxAI/MiniMax-M2.5", "fp8_block"),        # published block-scaled fp8
+    ("fp8", "deepseek-ai/DeepSeek-V3", "fp8_block"),
+    ("fp8_block", "Qwen/Qwen3-235B-A22B-FP8", "fp8_block"),
+    ("nvfp4", "openai/gpt-oss-120b", "mxfp4"),             # 4-bit: the checkpoint's MXFP4
+    ("fp8", "openai/gpt-oss-120b", "fp8"),                 # another width: as measured
+    ("int4", "openai/gpt-oss-120b", "int4"),
+    ("bf16", "deepseek-ai/DeepSeek-V3", "bf16"),
+    ("fp8", "meta-llama/Llama-3.1-70B", "fp8"),            # a bf16 checkpoint quantized online
+])
+def test_a_run_of_a_checkpoint_published_quantized_runs_its_format(mode, hf_id, runs):
+    assert checkpoint_mode(mode, hf_id) == runs
