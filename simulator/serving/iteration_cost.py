@@ -58,6 +58,7 @@ class IterationCost:
         self._decode: dict[int, tuple[float, float]] = {}
         self._lines: dict[int, tuple[float, float]] = {}
         self.evaluations = 0
+        self.runs: dict = {}        # steady_state.simulate_requests: its runs on this replica
 
     def _step_s(self, phase: str, batch: int, seq: int, context: int) -> float:
         self.evaluations += 1

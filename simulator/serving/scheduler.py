@@ -16,10 +16,18 @@ Each iteration adds the engine's host overhead.
 Stretches of identical decode-only iterations (nothing to admit, no arrival, no finish, no new
 block short) are run in one jump: step times are linear in the cache length, so their sum has a
 closed form. That keeps 10,000 requests to a few thousand Python steps.
+
+Every decoding sequence of a replica gains a token in every iteration that decodes, so their
+caches grow in lockstep: a replica counts that common growth (`_lock`) and keeps each decoding
+sequence's cache and tokens relative to it, with the set's sums (cache tokens, whole blocks,
+the block residues) and a heap of the tokens each still owes, as Python integers; a sequence's
+arrays are written when it leaves the set (finished or preempted). The integers are exact, so
+the times and every decision are those of updating every sequence's arrays at each step.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -142,6 +150,16 @@ class Replica:
         self.log: list[tuple[float, int, int, int]] = []   # (time, queue, running, blocks used)
         self.done: list[int] | None = None    # a closed loop collects finished requests here
         self.pending = 0                      # output tokens the running sequences still owe
+        # The decoding set in lockstep form (see the module's docstring): each sequence's cache
+        # and generated tokens are its base here plus `_lock`; `_joined` (request: base cache,
+        # base generated), `_owe` (request: tokens owed + `_lock`) and `_heap` of those.
+        self._lock = 0
+        self._joined: dict[int, tuple[int, int]] = {}
+        self._owe: dict[int, int] = {}
+        self._heap: list[tuple[int, int]] = []
+        self._cache_sum = 0                       # sum of base caches
+        self._whole = 0                           # sum of (base cache - 1) // block
+        self._residues = [0] * config.block_size  # count of each (base cache - 1) % block
 
     @property
     def busy(self) -> bool:
@@ -222,7 +240,7 @@ class Replica:
             s.blocks[r] = self._blocks_for(s.cached[r])
             self.free -= int(s.blocks[r])
             self._start(r)
-            self.decoding.append(r)
+            self._join(r)
 
     def _record(self) -> None:
         self.log.append((self.now, len(self.waiting), len(self.prefilling) + len(self.decoding),
@@ -235,41 +253,80 @@ class Replica:
         budget = self.cfg.max_batched_tokens - (len(self.decoding) if self.cfg.mixes else 0)
         if self._admissible(budget):
             return False
-        s, ids = self.s, np.array(self.decoding)
-        c = s.cached[ids]
-        k_max = int((s.out[ids] - s.gen[ids]).min())
-        k = min(k_max, self._steps_within_blocks(c, k_max))
+        n = len(self.decoding)
+        k_max = self._fewest_owed()
+        k = min(k_max, self._steps_within_blocks(n, k_max))
         if k < 1:
             return False
-        a, slope = self.cost.decode_line(len(ids))
+        a, slope = self.cost.decode_line(n)
         a += self.cfg.host_overhead_s
-        mean_ctx = float(c.sum()) / len(ids)
+        mean_ctx = float(self._cache_sum + n * self._lock) / n
         k = min(k, _steps_before(a, slope, mean_ctx, t - self.now))
         self._record()
         self.now += k * a + slope * (k * mean_ctx + k * (k - 1) / 2)
-        self._grow(ids, c, k)
+        self._grow(k)
         if k == k_max:
             self._finish_done()
         return True
 
-    def _grow(self, ids: np.ndarray, c: np.ndarray, k: int) -> None:
-        """Sequences `ids` (caches `c`) generated `k` tokens each: their caches grow."""
-        s = self.s
-        c = c + k
-        s.cached[ids] = c
-        s.gen[ids] += k
-        self.pending -= k * len(ids)
-        grown = -(-c // self.cfg.block_size)
-        self.free -= int((grown - s.blocks[ids]).sum())
-        s.blocks[ids] = grown
+    def _join(self, r: int) -> None:
+        """Request r (its arrays up to date) starts decoding."""
+        s, bs, lock = self.s, self.cfg.block_size, self._lock
+        c, g = int(s.cached[r]), int(s.gen[r])
+        base = c - lock
+        self._joined[r] = (base, g - lock)
+        self._cache_sum += base
+        self._whole += (base - 1) // bs
+        self._residues[(base - 1) % bs] += 1
+        owe = int(s.out[r]) - g + lock
+        self._owe[r] = owe
+        heapq.heappush(self._heap, (owe, r))
+        self.decoding.append(r)
 
-    def _steps_within_blocks(self, c: np.ndarray, k_max: int) -> int:
+    def _leave(self, r: int) -> None:
+        """Request r stops decoding (the caller takes it off the list): its arrays written."""
+        s, bs, lock = self.s, self.cfg.block_size, self._lock
+        base, g = self._joined.pop(r)
+        del self._owe[r]
+        c = base + lock
+        s.cached[r] = c
+        s.gen[r] = g + lock
+        s.blocks[r] = -(-c // bs)
+        self._cache_sum -= base
+        self._whole -= (base - 1) // bs
+        self._residues[(base - 1) % bs] -= 1
+
+    def _fewest_owed(self) -> int:
+        """The fewest output tokens a decoding sequence still owes."""
+        heap, owe = self._heap, self._owe
+        while owe.get(heap[0][1]) != heap[0][0]:      # left the set since
+            heapq.heappop(heap)
+        return heap[0][0] - self._lock
+
+    def _blocks_at(self, lock: int) -> int:
+        """Blocks the decoding set holds when the lockstep count is `lock`: the sum of
+        ceil((base + lock) / block) = (base - 1) // block + 1 + lock // block, one more where
+        (base - 1) % block + lock % block reaches a block."""
         bs = self.cfg.block_size
-        if self.free >= len(c) * (k_max // bs + 1):      # enough even at the worst
+        n = len(self._joined)
+        return self._whole + n + n * (lock // bs) + sum(self._residues[bs - lock % bs:])
+
+    def _grow(self, k: int) -> None:
+        """Every decoding sequence generated `k` more tokens: their caches grow."""
+        lock = self._lock
+        self.free -= self._blocks_at(lock + k) - self._blocks_at(lock)
+        self.pending -= k * len(self.decoding)
+        self._lock = lock + k
+
+    def _steps_within_blocks(self, n: int, k_max: int) -> int:
+        bs = self.cfg.block_size
+        if self.free >= n * (k_max // bs + 1):      # enough even at the worst
             return k_max
+        lock = self._lock
+        now = self._blocks_at(lock)
 
         def new_blocks(k: int) -> int:
-            return int((-(-(c + k) // bs) - -(-c // bs)).sum())
+            return self._blocks_at(lock + k) - now
 
         if new_blocks(k_max) <= self.free:
             return k_max
@@ -281,19 +338,27 @@ class Replica:
 
     def _finish_done(self) -> None:
         s = self.s
-        if not self.decoding:
+        if not self.decoding or self._fewest_owed() > 0:
             return
-        ids = np.array(self.decoding)
-        over = s.gen[ids] >= s.out[ids]
-        if not over.any():
-            return
-        for r in ids[over].tolist():
+        heap, owe, lock = self._heap, self._owe, self._lock
+        over = set()
+        while heap:
+            o, r = heap[0]
+            if owe.get(r) != o:
+                heapq.heappop(heap)
+            elif o - lock <= 0:
+                heapq.heappop(heap)
+                over.add(r)
+            else:
+                break
+        for r in [r for r in self.decoding if r in over]:      # in the set's order
+            self._leave(r)
             self._release(r)
             s.finish_s[r] = self.now
             self.finished += 1
             if self.done is not None:
                 self.done.append(r)
-        self.decoding = ids[~over].tolist()
+        self.decoding = [r for r in self.decoding if r not in over]
 
     def _hand_off(self, r: int) -> None:
         self._release(r)
@@ -310,11 +375,14 @@ class Replica:
         while True:
             if self.free >= len(self.decoding):        # enough, whichever need a block
                 return
-            short = int((s.cached[np.array(self.decoding, dtype=np.int64)] % bs == 0).sum()) \
-                - self.free
+            short = self._residues[(bs - 1 - self._lock) % bs] - self.free
             if short <= 0 or not (self.prefilling or len(self.decoding) > 1):
                 return
-            victim = self.prefilling.pop() if self.prefilling else self.decoding.pop()
+            if self.prefilling:
+                victim = self.prefilling.pop()
+            else:
+                victim = self.decoding.pop()
+                self._leave(victim)
             self.pending -= self._owed(victim)
             self._release(victim)
             s.need[victim] = s.prompt[victim] + s.gen[victim]
@@ -341,12 +409,13 @@ class Replica:
                                f"{self.total_blocks} blocks free")
         self._record()
         tokens = sum(n for _, n in chunks)
-        ids = np.array(decodes, dtype=np.int64)
-        c = s.cached[ids]
-        ctx = float(c.sum()) / len(ids) if decodes else 0.0
+        ctx = 0.0
+        if decodes:
+            n = len(decodes)
+            ctx = float(self._cache_sum + n * self._lock) / n
         self.now += self.cost.iteration_s(tokens, len(decodes), ctx) + cfg.host_overhead_s
         if decodes:
-            self._grow(ids, c, 1)
+            self._grow(1)
         for r, n in chunks:
             s.prefilled[r] += n
             if s.prefilled[r] >= s.need[r]:
@@ -359,7 +428,7 @@ class Replica:
                 if self.role == "prefill" and s.gen[r] < s.out[r]:
                     self._hand_off(r)
                 else:
-                    self.decoding.append(r)
+                    self._join(r)
         self._finish_done()
 
     def _schedule_prefills(self, budget: int) -> list[tuple[int, int]]:

@@ -178,7 +178,15 @@ def simulate_requests(spec: ReplicaSpec, cost: IterationCost, load: Load, rate: 
     every rate: common random numbers for the bisection)."""
     traffic = Traffic(rate_per_s=rate, duration_s=requests / rate, input_len=load.input_len,
                       output_len=load.output_len, seed=seed)
-    return simulate_serving(spec, traffic, 1, load.scheduler, slo=load.slo, cost=cost)
+    # A run is a function of its arguments alone: the search meets some (rate, seed) twice
+    # (the bisection's screen, then the full estimate at the rate it answered), run once.
+    key = (load, traffic)
+    hit = cost.runs.get(key)
+    if hit is not None and hit.spec == spec:
+        return hit
+    run = simulate_serving(spec, traffic, 1, load.scheduler, slo=load.slo, cost=cost)
+    cost.runs[key] = run
+    return run
 
 
 def screen(spec: ReplicaSpec, cost: IterationCost, load: Load, rate: float,
