@@ -351,14 +351,18 @@ class Replica:
                 over.add(r)
             else:
                 break
-        for r in [r for r in self.decoding if r in over]:      # in the set's order
+        keep = []
+        for r in self.decoding:                  # in the set's order
+            if r not in over:
+                keep.append(r)
+                continue
             self._leave(r)
             self._release(r)
             s.finish_s[r] = self.now
             self.finished += 1
             if self.done is not None:
                 self.done.append(r)
-        self.decoding = [r for r in self.decoding if r not in over]
+        self.decoding = keep
 
     def _hand_off(self, r: int) -> None:
         self._release(r)
@@ -397,9 +401,9 @@ class Replica:
         self._admit_transferred()
         budget = cfg.max_batched_tokens
         prefill_only = not cfg.mixes and (bool(self.prefilling) or self._admissible(budget))
-        decodes = [] if prefill_only else list(self.decoding)
+        decodes = 0 if prefill_only else len(self.decoding)    # every decoding one, or none
         if cfg.mixes or prefill_only:
-            budget -= len(decodes)
+            budget -= decodes
             chunks = self._schedule_prefills(budget)
         else:
             chunks = []
@@ -411,9 +415,8 @@ class Replica:
         tokens = sum(n for _, n in chunks)
         ctx = 0.0
         if decodes:
-            n = len(decodes)
-            ctx = float(self._cache_sum + n * self._lock) / n
-        self.now += self.cost.iteration_s(tokens, len(decodes), ctx) + cfg.host_overhead_s
+            ctx = float(self._cache_sum + decodes * self._lock) / decodes
+        self.now += self.cost.iteration_s(tokens, decodes, ctx) + cfg.host_overhead_s
         if decodes:
             self._grow(1)
         for r, n in chunks:
