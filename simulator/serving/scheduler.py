@@ -36,6 +36,8 @@ import numpy as np
 
 from simulator.serving.iteration_cost import IterationCost
 
+_NO_LIMIT = 1 << 62          # steps: no limit
+
 
 @dataclass(frozen=True)
 class SchedulerConfig:
@@ -255,7 +257,7 @@ class Replica:
             return False
         n = len(self.decoding)
         k_max = self._fewest_owed()
-        k = min(k_max, self._steps_within_blocks(n, k_max))
+        k = min(k_max, self._steps_within_blocks(n, k_max), self._steps_reserve_holds(n, budget))
         if k < 1:
             return False
         a, slope = self.cost.decode_line(n)
@@ -268,6 +270,35 @@ class Replica:
         if k == k_max:
             self._finish_done()
         return True
+
+    def _steps_reserve_holds(self, n: int, budget: int) -> int:
+        """Decode steps before the first waiting request could fit under `admit_reserve`: the
+        reservation shrinks by n tokens a step, so admission is re-checked once the shrunken
+        reservation alone would let it in (the free blocks only fall while decoding, so none
+        is admitted earlier). Unlimited where the reservation is not what holds it back."""
+        cfg = self.cfg
+        if not cfg.admit_reserve or not self.waiting \
+                or len(self.decoding) >= cfg.max_seqs:
+            return _NO_LIMIT
+        r = self.waiting[0]
+        need = int(self.s.need[r])
+        if not (cfg.chunked_prefill and budget > 0 or need <= budget
+                or budget == cfg.max_batched_tokens):
+            return _NO_LIMIT                     # the token budget holds it back
+        room = self.free - self._blocks_for(need)
+        if room < 0:
+            return _NO_LIMIT                     # short of blocks even without a reservation
+        owed = self.pending + self._owed(r)
+
+        def fits_after(j: int) -> bool:
+            return -(-int(cfg.admit_reserve * (owed - j * n)) // cfg.block_size) <= room
+
+        j = max(int((owed - room * cfg.block_size / cfg.admit_reserve) // n), 1)
+        while j > 1 and fits_after(j - 1):
+            j -= 1
+        while not fits_after(j):
+            j += 1
+        return j
 
     def _join(self, r: int) -> None:
         """Request r (its arrays up to date) starts decoding."""
