@@ -33,7 +33,7 @@ _CLASS_OF_KIND = np.array([CLASSES.index("gemm") if k in (OpKind.GEMM, OpKind.GR
 # The columns a kernel's price depends on (`distinct`), and every per-op column.
 PRICE_COLUMNS = ("kind", "flops", "weight_read_bytes", "act_read_bytes", "act_write_bytes",
                  "kv_read_bytes", "kv_write_bytes", "other_bytes", "compute_dtype", "m", "n",
-                 "k", "batch", "weight_elements")
+                 "k", "batch", "weight_elements", "group")
 COLUMNS = (*PRICE_COLUMNS, "layer", "pass_")
 
 
@@ -58,6 +58,12 @@ class OpArrays:
     layer: np.ndarray
     pass_: np.ndarray           # int, index into PASSES
     names: tuple[str, ...]
+    # Attention: query heads per KV head (GQA's group; 1 elsewhere and where not given).
+    group: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.group is None:
+            object.__setattr__(self, "group", np.ones(len(self.kind)))
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -153,6 +159,13 @@ def _shape_attrs(op) -> tuple[int, int, int, int]:
     return int(a.get("m", 0)), int(a.get("n", 0)), int(a.get("k", 0)), int(a.get("batch", 1))
 
 
+def _group(op) -> float:
+    if op.kind is not OpKind.ATTENTION:
+        return 1.0
+    heads = int(op.attrs.get("heads", 1)) or 1
+    return max(heads / (int(op.attrs.get("kv_heads", heads)) or heads), 1.0)
+
+
 def to_arrays(workload: Workload) -> OpArrays:
     """The workload's arrays, built once and kept by the workload."""
     return workload.derived("arrays", lambda: _build(workload))
@@ -163,7 +176,7 @@ def _build(workload: Workload) -> OpArrays:
     n = len(ops)
     cols = {name: np.zeros(n) for name in (
         "flops", "weight_read_bytes", "act_read_bytes", "act_write_bytes", "kv_read_bytes",
-        "kv_write_bytes", "other_bytes", "m", "n", "k", "batch", "weight_elements")}
+        "kv_write_bytes", "other_bytes", "m", "n", "k", "batch", "weight_elements", "group")}
     kind = np.zeros(n, dtype=np.int64)
     dtype = np.zeros(n, dtype=np.int64)
     layer = np.zeros(n, dtype=np.int64)
@@ -184,6 +197,7 @@ def _build(workload: Workload) -> OpArrays:
         cols["kv_write_bytes"][i] = w.get(TensorRole.KV_CACHE, 0.0)
         cols["other_bytes"][i] = sum(r.get(x, 0.0) + w.get(x, 0.0) for x in _OTHER_ROLES)
         cols["m"][i], cols["n"][i], cols["k"][i], cols["batch"][i] = _shape_attrs(op)
+        cols["group"][i] = _group(op)
         if op.kind.on_matrix_unit:
             cols["weight_elements"][i] = sum(t.numel for t in op.inputs
                                              if t.role is TensorRole.WEIGHT)

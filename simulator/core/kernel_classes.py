@@ -79,19 +79,33 @@ def _overhead_table(profile: EfficiencyProfile, classes: tuple[int, ...],
     return table, None if np.isnan(grouped).all() else grouped
 
 
-def decode_row_s(a: OpArrays, profile: EfficiencyProfile, units: int | None
-                 ) -> np.ndarray | None:
-    """Per row: the least time decode attention takes for its query rows (batch x heads),
-    spread over the compute units (None where the profile has no such cost; 0 elsewhere)."""
+def decode_row_s(a: OpArrays, profile: EfficiencyProfile, units: int | None,
+                 per_head: np.ndarray | None = None) -> np.ndarray | None:
+    """Per row: the least time decode attention takes for its work items, spread over the
+    compute units (None where the profile has no such cost; 0 elsewhere); work items as
+    `decode_items` counts them (`per_head` from `decode_per_head`)."""
     if profile.decode_row_unit_s <= 0:
         return None
     decode = a.class_code == CLASSES.index("attention_decode")
-    return np.where(decode, np.maximum(a.batch, 1.0) * profile.decode_row_unit_s
+    return np.where(decode, decode_items(a, profile, per_head) * profile.decode_row_unit_s
                     / max(units or 1, 1), 0.0)
 
 
-def decode_memory_efficiency(a: OpArrays, moved: np.ndarray, profile: EfficiencyProfile
-                             ) -> np.ndarray | None:
+def decode_items(a: OpArrays, profile: EfficiencyProfile,
+                 per_head: np.ndarray | None = None) -> np.ndarray:
+    """Per attention row: its decode work items. With `decode_packed_items`, one per
+    sequence's KV head with its group of query heads packed on it (batch x heads / group),
+    or one per query head where the group is too large to pack (`per_head`); otherwise one
+    per query head (batch x heads)."""
+    heads = np.maximum(a.batch, 1.0)
+    if not profile.decode_packed_items:
+        return heads
+    items = heads / np.maximum(a.group, 1.0)
+    return items if per_head is None else np.where(per_head, heads, items)
+
+
+def decode_memory_efficiency(a: OpArrays, moved: np.ndarray, profile: EfficiencyProfile,
+                             per_head: np.ndarray | None = None) -> np.ndarray | None:
     """Per row: decode attention's fraction of the bandwidth (None where the profile has no
     decode model; rows that are not decode attention get NaN and keep the generic one)."""
     if profile.decode_memory_fraction <= 0:
@@ -99,5 +113,17 @@ def decode_memory_efficiency(a: OpArrays, moved: np.ndarray, profile: Efficiency
     decode = a.class_code == CLASSES.index("attention_decode")
     eff = (profile.decode_memory_fraction
            * _ramp(np.maximum(moved, 1.0), profile.decode_half_bytes)
-           * _ramp(np.maximum(a.batch, 1.0), profile.decode_parallel_half))
+           * _ramp(decode_items(a, profile, per_head), profile.decode_parallel_half))
     return np.where(decode, eff, np.nan)
+
+
+def decode_per_head(a: OpArrays, profile: EfficiencyProfile) -> np.ndarray | None:
+    """Per row: whether it is decode attention whose group of query heads per KV head is
+    larger than one kernel packs (`decode_group_max`), so it runs one query head at a time on
+    the vector units at `decode_head_fraction` of their peak (None where the profile has no
+    such kernel)."""
+    if profile.decode_group_max <= 0 or profile.decode_head_fraction <= 0:
+        return None
+    rows = (a.class_code == CLASSES.index("attention_decode")) \
+        & (a.group > profile.decode_group_max)
+    return rows if rows.any() else None

@@ -32,6 +32,7 @@ from simulator.core.efficiency import (
 from simulator.core.kernel_classes import (
     attention_scale,
     decode_memory_efficiency,
+    decode_per_head,
     decode_row_s,
     gemm_by_dtype,
     overheads,
@@ -193,7 +194,8 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
         eff = eff * scale
     moved = scaled_bytes(a, traced, precision)
     mem_eff = memory_efficiency(moved, profile)
-    decode = decode_memory_efficiency(a, moved, profile)
+    per_head = decode_per_head(a, profile)
+    decode = decode_memory_efficiency(a, moved, profile, per_head)
     if decode is not None:
         mem_eff = np.where(np.isnan(decode), mem_eff, decode)
     if variants is None:
@@ -211,7 +213,10 @@ def price(a: OpArrays, device: DeviceSpec, profile: EfficiencyProfile, traced: D
     extra = dequant_flops(a, traced, precision, profile) if dequant else None
     if extra is not None:
         compute_s = compute_s + extra / vector_rate
-    rows_s = decode_row_s(a, profile, units)
+    if per_head is not None:
+        compute_s = np.where(per_head, a.flops / (vector_peak * profile.decode_head_fraction),
+                             compute_s)
+    rows_s = decode_row_s(a, profile, units, per_head)
     if rows_s is not None:
         compute_s = np.maximum(compute_s, rows_s)
     memory_s = moved / (bw * mem_eff)

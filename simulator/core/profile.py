@@ -73,6 +73,14 @@ class EfficiencyProfile:
     # ... and at least this many seconds of one compute unit per query row (a sequence's
     # query head), whatever its keys: loading the query, the softmax and writing the output;
     decode_row_unit_s: float = 0.0
+    # ... except where more query heads share a KV head than one kernel packs together
+    # (`decode_group_max`, 0: any group packs): those run one query head at a time on the
+    # vector units, their FLOPs at `decode_head_fraction` of the vector peak (0: off);
+    decode_group_max: int = 0
+    decode_head_fraction: float = 0.0
+    # ... and the floor and the parallelism ramp count work items of one KV head with its
+    # packed query heads (batch x kv_heads) where this is true, else query heads (batch x heads);
+    decode_packed_items: bool = False
     # - collectives inside the scale-up domain: the link's bandwidth efficiency per
     #   collective (their fixed costs are `overheads["collective.<kind>"]`), and the per-step
     #   link latency the fit found (used where the device's spec publishes none).
@@ -113,15 +121,18 @@ class EfficiencyProfile:
                      **{f"collective_efficiency.{k}": v
                         for k, v in self.collective_efficiency.items()}}
         bad = [k for k, v in fractions.items() if not 0 < v <= 1]
-        if bad or not 0 <= self.decode_memory_fraction <= 1:
+        if bad or not 0 <= self.decode_memory_fraction <= 1 \
+                or not 0 <= self.decode_head_fraction <= 1:
             raise ValueError(f"efficiency profile {self.name!r}: fractions must be in (0, 1]: "
-                             f"{', '.join(bad) or 'decode_memory_fraction'}")
+                             f"{', '.join(bad) or 'decode_memory_fraction or decode_head_fraction'}")
         if self.attention_keys not in ("kv_len", "visible"):
             raise ValueError(f"efficiency profile {self.name!r}: attention_keys must be kv_len "
                              f"or visible, not {self.attention_keys!r}")
         if any(v < 0 for v in self.overheads.values()) or self.collective_latency_s < 0 \
                 or self.decode_row_unit_s < 0:
             raise ValueError(f"efficiency profile {self.name!r}: a fixed cost is negative")
+        if self.decode_group_max < 0:
+            raise ValueError(f"efficiency profile {self.name!r}: decode_group_max is negative")
 
     def for_gemm_dtype(self, dtype: str) -> EfficiencyProfile:
         """The profile GEMMs of this compute dtype are priced with (itself where the dtype has
@@ -227,6 +238,7 @@ def ideal(profile: EfficiencyProfile) -> EfficiencyProfile:
                    intervals={}, measured_range={}, gemm_by_dtype={},
                    attention_fraction_by_dtype={}, overheads={}, decode_memory_fraction=0.0,
                    decode_half_bytes=0.0, decode_parallel_half=0.0, decode_row_unit_s=0.0,
+                   decode_group_max=0, decode_head_fraction=0.0, decode_packed_items=False,
                    collective_efficiency={k: 1.0 for k in profile.collective_efficiency},
                    collective_latency_s=0.0, l2_bw_ratio=0.0, roofline_sharpness=0.0)
 

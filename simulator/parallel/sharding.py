@@ -108,6 +108,8 @@ def _generic(a: OpArrays, r: OpRoles, d, d_kv, g) -> dict[str, np.ndarray]:
         "other_bytes": a.other_bytes / d,
         "weight_elements": a.weight_elements / d,
         "m": a.m * g, "n": a.n / d, "k": a.k.copy(), "batch": a.batch.copy(),
+        # A rank's query heads per KV head: heads split d ways, KV heads d_kv ways.
+        "group": np.maximum(a.group * d_kv / d, 1.0),
     }
 
 

@@ -46,6 +46,9 @@ def records_to_arrays(frame: pd.DataFrame) -> OpArrays:
     n = np.where(is_attn, column(frame, "kv_len"), n)
     k = np.where(is_attn, column(frame, "head_dim"), k)
     batch = np.where(is_attn, batch * heads, np.where(is_grouped, groups, batch))
+    kv_heads = column(frame, "kv_heads", 0.0)
+    group = np.where(is_attn & (kv_heads > 0), np.maximum(heads / np.maximum(kv_heads, 1.0), 1.0),
+                     1.0)
     zeros = np.zeros(len(frame))
     is_gemm = np.isin(kind, [KIND_CODE[OpKind.GEMM], KIND_CODE[OpKind.GROUPED_GEMM]])
     weight_elements = np.where(is_gemm, n * k * np.where(is_grouped, groups, 1.0), 0.0)
@@ -60,7 +63,7 @@ def records_to_arrays(frame: pd.DataFrame) -> OpArrays:
         kv_write_bytes=zeros, other_bytes=zeros, compute_dtype=dtype, m=m, n=n, k=k,
         batch=batch, weight_elements=weight_elements, layer=np.zeros(len(frame), dtype=int),
         pass_=np.full(len(frame), PASS_CODE[Pass.FORWARD]),
-        names=tuple(frame["op"].astype(str)))
+        names=tuple(frame["op"].astype(str)), group=group)
 
 
 def kernel_seconds(frame: pd.DataFrame, device: DeviceSpec, profile: EfficiencyProfile,

@@ -105,7 +105,8 @@ def _decode_parameters(rows: pd.DataFrame) -> list[Parameter]:
             Parameter("decode_half_bytes", 1.0, 1e10),
             Parameter("decode_parallel_half", 1e-2, 1e5),
             Parameter("decode_row_unit_s", 1e-9, 1e-4),
-            Parameter("overheads.attention_decode", 1e-7, 1e-3)]
+            Parameter("overheads.attention_decode", 1e-7, 1e-3),
+            Parameter("decode_head_fraction", 1e-3, 1.0)]
 
 
 def _collective_parameters(rows: pd.DataFrame) -> list[Parameter]:
@@ -163,6 +164,14 @@ GEMM_SHAPES = tuple({"gemm_tiles": tiles, "gemm_mma_m": 16, "gemm_split_k_max": 
                     for tiles in TILE_SETS for splits in SPLIT_K_MAX)
 
 
+# The most query heads per KV head one decode kernel packs (0: any group); engines fall
+# back to a kernel per query head beyond their packed kernel's limit. Work items are counted
+# per KV head (packed) or per query head, whichever fits.
+DECODE_GROUP_MAX = (0, 8, 16, 32, 64)
+DECODE_SHAPES = tuple({"decode_group_max": g, "decode_packed_items": packed}
+                      for packed in (True, False) for g in DECODE_GROUP_MAX)
+
+
 def gpu_stages(frame: pd.DataFrame) -> list[Stage]:
     """The stages for these records: one per other GEMM dtype they hold."""
     dtypes = set(frame.loc[frame["kernel"] == "gemm", "dtype"].astype(str))
@@ -175,7 +184,8 @@ def gpu_stages(frame: pd.DataFrame) -> list[Stage]:
                       for t in TILE_SETS for s in SPLIT_K_MAX)) for d in others),
         Stage("attention_prefill", _of("attention", "sdpa_prefill"), _prefill_parameters,
               tuple({"attention_block_q": b, "attention_keys": "visible"} for b in (64, 128))),
-        Stage("attention_decode", _of("attention", "sdpa_decode"), _decode_parameters),
+        Stage("attention_decode", _of("attention", "sdpa_decode"), _decode_parameters,
+              DECODE_SHAPES),
         Stage("collective", _collective(nccl=True), _collective_parameters),
         Stage(f"collective.{CUSTOM_ALL_REDUCE}", _collective(nccl=False),
               _custom_all_reduce_parameters),
