@@ -20,9 +20,22 @@ VALIDATE_TARGET_S = 120.0
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def timed_closed_loop(spec, loop, cost) -> tuple[float, float, dict]:
+    """(seconds of the first run, which prices the buckets it meets; seconds of a second run
+    on those prices; its metrics) of one closed loop."""
+    from simulator import Pool, simulate_closed_loop
+
+    t = time.perf_counter()
+    simulate_closed_loop(loop, Pool(spec, cost=cost))
+    warm_s = time.perf_counter() - t
+    t = time.perf_counter()
+    m = simulate_closed_loop(loop, Pool(spec, cost=cost)).metrics()
+    return warm_s, time.perf_counter() - t, m
+
+
 def _closed_loop(model: str) -> None:
     from hwspecs import load_system
-    from simulator import ClosedLoop, Pool, ReplicaSpec, parse_length, simulate_closed_loop
+    from simulator import ClosedLoop, ReplicaSpec, parse_length
     from simulator.serving.iteration_cost import IterationCost
 
     spec = ReplicaSpec(model, load_system("h100-sxm"))
@@ -30,12 +43,7 @@ def _closed_loop(model: str) -> None:
         loop = ClosedLoop(64, parse_length(inp), parse_length(out), requests=1000)
         cost = IterationCost(spec, max_context=loop.input_len.max_tokens
                              + loop.output_len.max_tokens, prompt_tokens=1024)
-        t = time.perf_counter()
-        simulate_closed_loop(loop, Pool(spec, cost=cost))          # prices its buckets
-        warm_s = time.perf_counter() - t
-        t = time.perf_counter()
-        m = simulate_closed_loop(loop, Pool(spec, cost=cost)).metrics()
-        run_s = time.perf_counter() - t
+        warm_s, run_s, m = timed_closed_loop(spec, loop, cost)
         print(f"closed loop, {model} on h100-sxm, concurrency 64, 1,000 requests of {inp} in "
               f"/ {out} out: {run_s:.3f} s (target {LOOP_TARGET_S:.1f} s; pricing first "
               f"{warm_s:.2f} s)" + ("" if run_s <= LOOP_TARGET_S else "  (over target)"))
