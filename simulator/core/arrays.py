@@ -159,11 +159,17 @@ def _shape_attrs(op) -> tuple[int, int, int, int]:
     return int(a.get("m", 0)), int(a.get("n", 0)), int(a.get("k", 0)), int(a.get("batch", 1))
 
 
+def query_group(heads, kv_heads):
+    """GQA's group: query heads per KV head, at least 1 (1 where the KV heads are not given,
+    as 0). Scalars or arrays."""
+    kv = np.asarray(kv_heads, dtype=float)
+    return np.maximum(np.where(kv > 0, heads / np.where(kv > 0, kv, 1.0), 1.0), 1.0)
+
+
 def _group(op) -> float:
     if op.kind is not OpKind.ATTENTION:
         return 1.0
-    heads = int(op.attrs.get("heads", 1)) or 1
-    return max(heads / (int(op.attrs.get("kv_heads", heads)) or heads), 1.0)
+    return float(query_group(int(op.attrs.get("heads", 1)), int(op.attrs.get("kv_heads", 0))))
 
 
 def to_arrays(workload: Workload) -> OpArrays:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from hwspecs.dtypes import DType
 from hwspecs.schema import DeviceSpec
-from simulator.core.arrays import DTYPE_CODE, KIND_CODE, PASS_CODE, OpArrays
+from simulator.core.arrays import DTYPE_CODE, KIND_CODE, PASS_CODE, OpArrays, query_group
 from simulator.core.precision import Precision
 from simulator.core.pricing import price
 from simulator.core.profile import EfficiencyProfile
@@ -46,9 +46,7 @@ def records_to_arrays(frame: pd.DataFrame) -> OpArrays:
     n = np.where(is_attn, column(frame, "kv_len"), n)
     k = np.where(is_attn, column(frame, "head_dim"), k)
     batch = np.where(is_attn, batch * heads, np.where(is_grouped, groups, batch))
-    kv_heads = column(frame, "kv_heads", 0.0)
-    group = np.where(is_attn & (kv_heads > 0), np.maximum(heads / np.maximum(kv_heads, 1.0), 1.0),
-                     1.0)
+    group = np.where(is_attn, query_group(heads, column(frame, "kv_heads", 0.0)), 1.0)
     zeros = np.zeros(len(frame))
     is_gemm = np.isin(kind, [KIND_CODE[OpKind.GEMM], KIND_CODE[OpKind.GROUPED_GEMM]])
     weight_elements = np.where(is_gemm, n * k * np.where(is_grouped, groups, 1.0), 0.0)
